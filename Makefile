@@ -1,0 +1,46 @@
+# clerk: `make run` to install, index the bundled corpus and open the chat; `make test` to check it all.
+VENV   ?= .venv
+PY     := $(VENV)/bin/python
+CLERK  := $(VENV)/bin/clerk
+PYTHON ?= python3
+export HF_HUB_OFFLINE := 1
+export TRANSFORMERS_OFFLINE := 1
+
+.PHONY: setup system-deps index run test bench lint clean
+
+setup: $(VENV)/.installed system-deps
+
+# torch first, pinned: it is the CPU build, and an unpinned install would pull GBs of CUDA.
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q torch==2.13.0
+	$(PY) -m pip install -q -e '.[dev]'
+	touch $@
+
+# Tesseract OCRs scanned PDFs; without it they are reported as "needs OCR".
+system-deps:
+	@command -v tesseract >/dev/null 2>&1 || { \
+	  if command -v apt-get >/dev/null 2>&1 && [ "$$(id -u)" = 0 ]; then \
+	    apt-get update -qq && apt-get install -y -qq tesseract-ocr tesseract-ocr-eng >/dev/null; \
+	  else echo "note: tesseract-ocr not installed; scanned PDFs will be reported as needing OCR"; fi; }
+
+# Incremental: only new or changed files are parsed and embedded.
+index: setup
+	$(CLERK) ingest --quiet
+
+run: index
+	$(CLERK) serve
+
+test: setup
+	$(VENV)/bin/pytest
+
+bench: setup
+	$(PY) -m pip install -q -e '.[bench]'
+	$(PY) benchmarks/ingest.py
+
+lint: setup
+	$(VENV)/bin/ruff check .
+
+clean:
+	rm -rf .clerk

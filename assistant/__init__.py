@@ -1,0 +1,1 @@
+"""Retrieval and cited answering over the index that :mod:`ingest` builds."""

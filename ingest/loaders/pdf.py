@@ -1,0 +1,176 @@
+"""PDF loading with pypdf, page by page, with OCR for pages that have no text layer.
+
+pypdf reports recoverable damage (broken xref tables from macOS Quartz, missing
+EOF markers) through :mod:`logging`; those messages are captured for the length
+of a load and summarised as one warning, so a batch run does not print dozens
+of "Ignoring wrong pointing object" lines for a file that reads fine.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import warnings as pywarnings
+from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from pypdf import PasswordType, PdfReader
+from pypdf.errors import DependencyError
+
+from clerk.settings import Settings
+from ingest.loaders.ocr import ocr_available, ocr_pdf_page
+from ingest.types import IngestError, NeedsOCR, Page
+
+#: A page with fewer non-space characters than this has no usable text layer.
+MIN_TEXT_CHARS = 30
+
+_DIGITS = re.compile(r"\d+")
+_WHITESPACE = re.compile(r"\s+")
+_FIRST_CLAUSE = re.compile(r"\n|\. | \{| \(|: ")
+
+
+class _ListHandler(logging.Handler):
+    """Collects log messages instead of printing them."""
+
+    def __init__(self) -> None:
+        super().__init__(level=logging.WARNING)
+        self.messages: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.messages.append(record.getMessage())
+
+
+@contextmanager
+def _captured_pypdf_messages() -> Iterator[list[str]]:
+    """pypdf log records and Python warnings raised while the block runs, as strings."""
+    logger = logging.getLogger("pypdf")
+    handler = _ListHandler()
+    propagate = logger.propagate
+    logger.addHandler(handler)
+    logger.propagate = False
+    try:
+        with pywarnings.catch_warnings(record=True) as caught:
+            pywarnings.simplefilter("always")
+            yield handler.messages
+        handler.messages.extend(str(w.message) for w in caught)
+    finally:
+        logger.removeHandler(handler)
+        logger.propagate = propagate
+
+
+def load_pdf(path: Path, settings: Settings) -> tuple[list[Page], list[str]]:
+    """Pages of a PDF (1-based, as a viewer numbers them) and warnings about the file."""
+    warnings: list[str] = []
+    with _captured_pypdf_messages() as messages:
+        reader = _open(path, messages)
+        pages = [Page(number=i + 1, text=_page_text(reader, i, warnings)) for i in range(len(reader.pages))]
+    warnings[:0] = _summarise(messages)
+    _fill_textless_pages(path, pages, settings, warnings)
+    return pages, warnings
+
+
+def _open(path: Path, messages: list[str]) -> PdfReader:
+    """A reader with its page list parsed, decrypted when an empty password opens it."""
+    try:
+        reader = PdfReader(path)
+        if reader.is_encrypted:
+            _decrypt(reader)
+        count = len(reader.pages)
+    except IngestError:
+        raise
+    except Exception as exc:
+        raise IngestError(f"not a readable PDF: {_short_reason(exc, messages)}") from exc
+    if count == 0:
+        raise IngestError("not a readable PDF: it has no pages")
+    return reader
+
+
+def _decrypt(reader: PdfReader) -> None:
+    """Open owner-only encryption (common on council PDFs) with the empty user password."""
+    try:
+        result = reader.decrypt("")
+    except DependencyError as exc:
+        raise IngestError("PDF is encrypted with AES; opening it needs the 'cryptography' package") from exc
+    if result == PasswordType.NOT_DECRYPTED:
+        raise IngestError("PDF is encrypted and needs a password")
+
+
+def _short_reason(exc: Exception, messages: list[str]) -> str:
+    reason = str(exc).strip() or type(exc).__name__
+    reason = reason.splitlines()[0][:120]
+    joined = " ".join(messages).lower()
+    if "eof marker not found" in joined:
+        reason += " (the file looks truncated)"
+    elif "invalid pdf header" in joined:
+        reason += " (the file does not start like a PDF)"
+    return reason
+
+
+def _page_text(reader: PdfReader, index: int, warnings: list[str]) -> str:
+    """Plain-mode text of one page; a page that fails is reported and left empty (OCR may still read it)."""
+    try:
+        return reader.pages[index].extract_text() or ""
+    except Exception as exc:
+        warnings.append(f"page {index + 1} could not be read ({type(exc).__name__}: {str(exc)[:80]})")
+        return ""
+
+
+def _summarise(messages: list[str]) -> list[str]:
+    """One warning for all pypdf messages, e.g. "35 pypdf warnings (broken xref table)"."""
+    if not messages:
+        return []
+    kinds = Counter(_kind(m) for m in messages)
+    described = "; ".join(kind for kind, _ in kinds.most_common(2))
+    plural = "s" if len(messages) != 1 else ""
+    return [f"{len(messages)} pypdf warning{plural} ({described})"]
+
+
+def _kind(message: str) -> str:
+    """A short, countable name for a pypdf message (they embed object numbers and font dictionaries)."""
+    lowered = message.lower()
+    if "wrong pointing object" in lowered or "xref" in lowered:
+        return "broken xref table"
+    if "eof marker" in lowered:
+        return "missing EOF marker"
+    if "fonttools" in lowered:
+        return "a font needs fontTools to decode fully"
+    first = _FIRST_CLAUSE.split(message.strip(), maxsplit=1)[0] or "unnamed warning"
+    return _DIGITS.sub("N", first)[:80]
+
+
+def _text_chars(text: str) -> int:
+    return len(_WHITESPACE.sub("", text))
+
+
+def _fill_textless_pages(path: Path, pages: list[Page], settings: Settings, warnings: list[str]) -> None:
+    """OCR pages without a text layer, or say plainly that they need it."""
+    missing = [p for p in pages if _text_chars(p.text) < MIN_TEXT_CHARS]
+    if not missing:
+        return
+    if settings.ocr and ocr_available():
+        for page in missing:
+            _ocr_into(path, page, settings, warnings)
+        return
+    why = "OCR is not available (install tesseract-ocr)" if settings.ocr else "OCR is turned off (CLERK_OCR)"
+    if len(missing) == len(pages):
+        hint = "install tesseract-ocr" if settings.ocr else "turn it on with CLERK_OCR=true"
+        raise NeedsOCR(f"no text layer; needs OCR ({hint})")
+    numbers = ", ".join(str(p.number) for p in missing)
+    if len(missing) == 1:
+        warnings.append(f"page {numbers} has no text layer and {why}")
+    else:
+        warnings.append(f"pages {numbers} have no text layer and {why}")
+
+
+def _ocr_into(path: Path, page: Page, settings: Settings, warnings: list[str]) -> None:
+    """Replace a page's text with Tesseract's reading when that reading has more text."""
+    try:
+        text = ocr_pdf_page(path, page.number - 1, settings.ocr_dpi, settings.ocr_lang)
+    except Exception as exc:
+        warnings.append(f"OCR failed on page {page.number} ({type(exc).__name__}: {str(exc)[:80]})")
+        return
+    if _text_chars(text) > _text_chars(page.text):
+        page.text = text
+        page.ocr = True

@@ -1,0 +1,89 @@
+"""Everything that happens to one file before embedding: load, clean, describe, chunk.
+
+Runs in worker processes (see :mod:`ingest.pipeline`) so parsing overlaps with
+embedding in the main process. Returns plain picklable results; a file that
+cannot be read comes back as an error outcome, never as an exception, so one
+bad file never stops a batch.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from llama_index.core.schema import TextNode
+
+from clerk.settings import Settings
+from ingest.chunk import Chunker, ChunkingConfig, embedding_text
+from ingest.clean import clean_pages
+from ingest.loaders import load_pages
+from ingest.metadata import ManifestIndex, resolve_metadata
+from ingest.tokens import token_counter
+from ingest.types import IngestError, LoadedDocument, Page
+
+
+@dataclass
+class ParseJob:
+    path: Path
+    source: str
+    doc_id: str
+
+
+@dataclass
+class ParseOutcome:
+    """A parsed file ready to embed, or the reason it could not be parsed."""
+
+    job: ParseJob
+    doc: LoadedDocument | None = None
+    nodes: list[TextNode] = field(default_factory=list)
+    embed_texts: list[str] = field(default_factory=list)
+    tokens: list[int] = field(default_factory=list)  # word pieces of each chunk's text
+    embedded_tokens: int = 0  # word pieces the model reads, header included, capped at its window
+    error: str | None = None
+    status: str = "indexed"
+
+
+_STATE: dict[str, object] = {}
+
+
+def _chunker(settings: Settings) -> Chunker:
+    key = f"chunker:{settings.embed_model_path}:{settings.chunk_tokens}:{settings.chunk_min_tokens}"
+    if key not in _STATE:
+        config = ChunkingConfig(settings.chunk_tokens, settings.chunk_min_tokens, settings.chunk_overlap_sentences)
+        _STATE[key] = Chunker(token_counter(settings.embed_model_path), config)
+    return _STATE[key]  # type: ignore[return-value]
+
+
+def _manifests() -> ManifestIndex:
+    if "manifests" not in _STATE:
+        _STATE["manifests"] = ManifestIndex()
+    return _STATE["manifests"]  # type: ignore[return-value]
+
+
+def parse_file(job: ParseJob, settings: Settings) -> ParseOutcome:
+    """Load, clean, describe and chunk one file."""
+    try:
+        raw, warnings = load_pages(job.path, settings)
+        pages: list[Page] = clean_pages(raw)
+        if not any(p.text.strip() for p in pages):
+            raise IngestError("no text found in the file after cleaning")
+        meta = resolve_metadata(job.path, pages, _manifests())
+        doc = LoadedDocument(
+            path=job.path,
+            source=job.source,
+            pages=pages,
+            meta=meta,
+            ocr_pages=sum(p.ocr for p in pages),
+            warnings=warnings,
+        )
+        chunker = _chunker(settings)
+        nodes = chunker.chunk(doc, job.doc_id)
+        texts = [embedding_text(meta.title, n.metadata["section"], n.text) for n in nodes]
+        counter = chunker.counter
+        tokens = counter.count([n.text for n in nodes])
+        embedded = sum(min(t + 2, counter.window) for t in counter.count(texts))
+        return ParseOutcome(job, doc, nodes, texts, tokens, embedded)
+    except IngestError as exc:
+        return ParseOutcome(job, error=str(exc), status=exc.status)
+    except Exception as exc:  # a parser bug must not stop the batch either
+        return ParseOutcome(job, error=f"could not be processed ({type(exc).__name__}: {exc})", status="failed")

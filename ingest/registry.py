@@ -1,0 +1,262 @@
+"""The SQLite registry: documents, their cleaned pages, their chunks, and the lexical index.
+
+The registry is the source of truth for what is indexed. It holds each file's
+content hash, status, counts and last error; the cleaned text of every page
+(the reference text that citations quote); every chunk with its provenance;
+and an FTS5 full-text index over the chunks, which is the BM25 lexical index
+the hybrid retriever uses. Keeping the lexical index in the same SQLite
+database means a document's chunks and its lexical entries change in one
+transaction: they cannot drift apart.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import sqlite3
+import time
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from llama_index.core.schema import TextNode
+
+from ingest.types import Page
+
+SCHEMA_VERSION = 1
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS documents (
+    doc_id TEXT PRIMARY KEY,
+    path TEXT NOT NULL UNIQUE,          -- absolute path: the identity of the file
+    source TEXT NOT NULL,               -- path as given to ingest, relative where possible
+    sha256 TEXT,                        -- hash of the file when it was last processed
+    indexed_sha256 TEXT,                -- hash of the version whose chunks are in the index
+    size INTEGER,
+    status TEXT NOT NULL,               -- indexed | pending | failed | needs_ocr | duplicate | stale
+    error TEXT,
+    warnings TEXT NOT NULL DEFAULT '[]',
+    council TEXT, doc_type TEXT, title TEXT, date TEXT, meta_origin TEXT,
+    pages INTEGER NOT NULL DEFAULT 0,
+    ocr_pages INTEGER NOT NULL DEFAULT 0,
+    chunks INTEGER NOT NULL DEFAULT 0,
+    duplicate_of TEXT,
+    updated_at REAL NOT NULL
+);
+CREATE TABLE IF NOT EXISTS pages (
+    doc_id TEXT NOT NULL, number INTEGER NOT NULL, text TEXT NOT NULL, ocr INTEGER NOT NULL DEFAULT 0,
+    PRIMARY KEY (doc_id, number)
+);
+CREATE TABLE IF NOT EXISTS chunks (
+    rowid INTEGER PRIMARY KEY,
+    id TEXT NOT NULL UNIQUE,
+    doc_id TEXT NOT NULL,
+    ordinal INTEGER NOT NULL,
+    text TEXT NOT NULL,
+    title TEXT, section TEXT, council TEXT, doc_type TEXT, date TEXT, source TEXT,
+    page_start INTEGER, page_end INTEGER, char_start INTEGER, char_end INTEGER,
+    tokens INTEGER NOT NULL DEFAULT 0
+);
+CREATE INDEX IF NOT EXISTS chunks_doc ON chunks (doc_id, ordinal);
+CREATE VIRTUAL TABLE IF NOT EXISTS chunks_fts USING fts5(
+    text, section, title, content='chunks', content_rowid='rowid', tokenize='porter unicode61 remove_diacritics 2'
+);
+CREATE TRIGGER IF NOT EXISTS chunks_ai AFTER INSERT ON chunks BEGIN
+    INSERT INTO chunks_fts (rowid, text, section, title) VALUES (new.rowid, new.text, new.section, new.title);
+END;
+CREATE TRIGGER IF NOT EXISTS chunks_ad AFTER DELETE ON chunks BEGIN
+    INSERT INTO chunks_fts (chunks_fts, rowid, text, section, title)
+    VALUES ('delete', old.rowid, old.text, old.section, old.title);
+END;
+"""
+
+_CHUNK_COLUMNS = (
+    "id", "doc_id", "ordinal", "text", "title", "section", "council", "doc_type", "date", "source",
+    "page_start", "page_end", "char_start", "char_end", "tokens",
+)
+_FTS_TERM = re.compile(r"\w+", re.UNICODE)
+
+
+@dataclass
+class DocumentRecord:
+    """One row of the registry, as ``clerk docs`` shows it."""
+
+    doc_id: str
+    path: str
+    source: str
+    status: str
+    sha256: str | None = None
+    indexed_sha256: str | None = None
+    size: int | None = None
+    error: str | None = None
+    warnings: list[str] = field(default_factory=list)
+    council: str | None = None
+    doc_type: str | None = None
+    title: str | None = None
+    date: str | None = None
+    meta_origin: str | None = None
+    pages: int = 0
+    ocr_pages: int = 0
+    chunks: int = 0
+    duplicate_of: str | None = None
+    updated_at: float = 0.0
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+class Registry:
+    """Typed access to the registry database. One instance per process."""
+
+    def __init__(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.path = path
+        self.conn = sqlite3.connect(str(path), isolation_level=None, check_same_thread=False)
+        self.conn.row_factory = sqlite3.Row
+        self.conn.execute("PRAGMA journal_mode=WAL")
+        self.conn.execute("PRAGMA synchronous=NORMAL")
+        self.conn.execute("PRAGMA foreign_keys=ON")
+        self.conn.executescript(_SCHEMA)
+        if self.get_meta("schema_version") is None:
+            self.set_meta("schema_version", str(SCHEMA_VERSION))
+
+    def close(self) -> None:
+        self.conn.close()
+
+    @contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        """All-or-nothing: a crash inside leaves the registry as it was before."""
+        self.conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield self.conn
+        except BaseException:
+            self.conn.execute("ROLLBACK")
+            raise
+        self.conn.execute("COMMIT")
+
+    # --- meta ------------------------------------------------------------------
+    def get_meta(self, key: str) -> str | None:
+        row = self.conn.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+        return row[0] if row else None
+
+    def set_meta(self, key: str, value: str) -> None:
+        self.conn.execute("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", (key, value))
+
+    # --- documents ---------------------------------------------------------------
+    def documents(self) -> list[DocumentRecord]:
+        rows = self.conn.execute("SELECT * FROM documents ORDER BY source").fetchall()
+        return [_record(r) for r in rows]
+
+    def by_path(self, path: str) -> DocumentRecord | None:
+        row = self.conn.execute("SELECT * FROM documents WHERE path = ?", (path,)).fetchone()
+        return _record(row) if row else None
+
+    def by_id(self, doc_id: str) -> DocumentRecord | None:
+        row = self.conn.execute("SELECT * FROM documents WHERE doc_id = ?", (doc_id,)).fetchone()
+        return _record(row) if row else None
+
+    def indexed_by_hash(self, sha256: str) -> DocumentRecord | None:
+        row = self.conn.execute(
+            "SELECT * FROM documents WHERE indexed_sha256 = ? AND status IN ('indexed', 'stale') "
+            "ORDER BY source LIMIT 1",
+            (sha256,),
+        ).fetchone()
+        return _record(row) if row else None
+
+    def upsert_document(self, rec: DocumentRecord, conn: sqlite3.Connection | None = None) -> None:
+        rec.updated_at = time.time()
+        values = rec.to_dict()
+        values["warnings"] = json.dumps(rec.warnings)
+        cols = list(values)
+        (conn or self.conn).execute(
+            f"INSERT OR REPLACE INTO documents ({', '.join(cols)}) VALUES ({', '.join('?' for _ in cols)})",
+            [values[c] for c in cols],
+        )
+
+    def replace_content(self, rec: DocumentRecord, pages: list[Page], nodes: list[TextNode], tokens: list[int]) -> None:
+        """Swap a document's pages, chunks and lexical entries and its row, atomically."""
+        with self.transaction() as conn:
+            conn.execute("DELETE FROM chunks WHERE doc_id = ?", (rec.doc_id,))
+            conn.execute("DELETE FROM pages WHERE doc_id = ?", (rec.doc_id,))
+            conn.executemany(
+                "INSERT INTO pages (doc_id, number, text, ocr) VALUES (?, ?, ?, ?)",
+                [(rec.doc_id, p.number, p.text, int(p.ocr)) for p in pages],
+            )
+            conn.executemany(
+                f"INSERT INTO chunks ({', '.join(_CHUNK_COLUMNS)}) VALUES ({', '.join('?' for _ in _CHUNK_COLUMNS)})",
+                [_chunk_row(n, t) for n, t in zip(nodes, tokens)],
+            )
+            self.upsert_document(rec, conn)
+
+    def delete_document(self, doc_id: str) -> None:
+        with self.transaction() as conn:
+            conn.execute("DELETE FROM chunks WHERE doc_id = ?", (doc_id,))
+            conn.execute("DELETE FROM pages WHERE doc_id = ?", (doc_id,))
+            conn.execute("DELETE FROM documents WHERE doc_id = ?", (doc_id,))
+
+    # --- chunks and pages ----------------------------------------------------------
+    def chunk_ids(self, doc_id: str | None = None) -> set[str]:
+        if doc_id is None:
+            return {r[0] for r in self.conn.execute("SELECT id FROM chunks")}
+        return {r[0] for r in self.conn.execute("SELECT id FROM chunks WHERE doc_id = ?", (doc_id,))}
+
+    def chunks(self, ids: Iterable[str] | None = None, doc_id: str | None = None) -> list[dict]:
+        """Chunk rows (all columns) by id or by document, in document order."""
+        if ids is not None:
+            ids = list(ids)
+            rows: list[sqlite3.Row] = []
+            for lo in range(0, len(ids), 500):
+                part = ids[lo : lo + 500]
+                rows += self.conn.execute(
+                    f"SELECT * FROM chunks WHERE id IN ({', '.join('?' for _ in part)})", part
+                ).fetchall()
+            by_id = {r["id"]: dict(r) for r in rows}
+            return [by_id[i] for i in ids if i in by_id]
+        if doc_id is not None:
+            q = self.conn.execute("SELECT * FROM chunks WHERE doc_id = ? ORDER BY ordinal", (doc_id,))
+        else:
+            q = self.conn.execute("SELECT * FROM chunks ORDER BY doc_id, ordinal")
+        return [dict(r) for r in q]
+
+    def pages(self, doc_id: str) -> list[Page]:
+        rows = self.conn.execute("SELECT number, text, ocr FROM pages WHERE doc_id = ? ORDER BY number", (doc_id,))
+        return [Page(r[0], r[1], bool(r[2])) for r in rows]
+
+    def lexical_search(self, query: str, k: int = 50, doc_ids: Iterable[str] | None = None) -> list[tuple[str, float]]:
+        """BM25 (FTS5, k1=1.2, b=0.75) over chunk text, section and title; best first.
+
+        Returns ``(chunk_id, score)`` with higher scores better. Query words
+        are quoted so user text can never be read as FTS5 syntax.
+        """
+        terms = list(dict.fromkeys(t.lower() for t in _FTS_TERM.findall(query)))
+        if not terms:
+            return []
+        match = " OR ".join('"' + t.replace('"', "") + '"' for t in terms)
+        sql = (
+            "SELECT c.id, bm25(chunks_fts, 1.0, 0.5, 0.3) AS s FROM chunks_fts "
+            "JOIN chunks c ON c.rowid = chunks_fts.rowid WHERE chunks_fts MATCH ?"
+        )
+        params: list[object] = [match]
+        if doc_ids is not None:
+            ids = list(doc_ids)
+            sql += f" AND c.doc_id IN ({', '.join('?' for _ in ids)})"
+            params += ids
+        sql += " ORDER BY s LIMIT ?"
+        params.append(k)
+        return [(r[0], -float(r[1])) for r in self.conn.execute(sql, params)]
+
+
+def _record(row: sqlite3.Row) -> DocumentRecord:
+    d = dict(row)
+    d["warnings"] = json.loads(d.get("warnings") or "[]")
+    return DocumentRecord(**d)
+
+
+def _chunk_row(node: TextNode, tokens: int) -> tuple:
+    m = node.metadata
+    return (
+        node.id_, m["doc_id"], m["ordinal"], node.text, m["title"], m["section"], m["council"], m["doc_type"],
+        m["date"], m["source"], m["page_start"], m["page_end"], m["char_start"], m["char_end"], tokens,
+    )

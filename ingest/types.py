@@ -1,0 +1,82 @@
+"""Data types shared across the ingest pipeline.
+
+Chunks themselves are llama-index ``TextNode`` objects (the shared data type
+of the product); their metadata keys are listed in :data:`CHUNK_METADATA_KEYS`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+
+class IngestError(Exception):
+    """A file that cannot be indexed, with a reason a person can act on.
+
+    The message never includes the path: the caller prints
+    ``<path>: <reason>`` so every report names the file exactly once.
+    """
+
+    status = "failed"
+
+
+class NeedsOCR(IngestError):
+    """The file has pages without a text layer and OCR is not available."""
+
+    status = "needs_ocr"
+
+
+@dataclass
+class Page:
+    """One page of a document as a viewer numbers it (1-based).
+
+    Formats without pages (TXT, MD, HTML, DOCX) yield a single page 1.
+    """
+
+    number: int
+    text: str
+    ocr: bool = False
+
+
+@dataclass
+class DocumentMeta:
+    """Descriptive metadata of one document, from the manifest or inferred."""
+
+    council: str = "unknown"
+    doc_type: str = "other"
+    title: str = ""
+    date: str = ""  # ISO 8601, possibly partial: "2025", "2025-02", "2025-02-13"
+    origin: str = "inferred"  # "manifest" or "inferred"
+
+
+@dataclass
+class LoadedDocument:
+    """A file after loading and cleaning: what the chunker works on."""
+
+    path: Path
+    source: str  # path as given to ingest, relative to the working folder where possible
+    pages: list[Page]
+    meta: DocumentMeta = field(default_factory=DocumentMeta)
+    ocr_pages: int = 0
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def text_chars(self) -> int:
+        return sum(len(p.text) for p in self.pages)
+
+
+#: Metadata keys every chunk node carries (all scalar, as Chroma requires).
+CHUNK_METADATA_KEYS = (
+    "doc_id",  # stable id of the document (from its source path)
+    "source",  # file path as given to ingest
+    "title",
+    "council",
+    "doc_type",
+    "date",
+    "page_start",  # 1-based page holding the chunk's first character
+    "page_end",  # 1-based page holding its last character
+    "section",  # breadcrumb, " > " separated, e.g. "Part 4 > 14. Motions on Notice"
+    "char_start",  # offset of the first character in page_start's cleaned text
+    "char_end",  # offset after the last character in page_end's cleaned text
+    "ordinal",  # position of the chunk in its document, from 0
+)

@@ -1,0 +1,33 @@
+"""Helpers for tests on the real bundled corpus."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+from clerk.settings import Settings
+
+ROOT = Path(__file__).resolve().parents[1]
+CORPUS = ROOT / "corpus"
+
+
+def corpus_file(rel: str) -> Path:
+    """A file of the bundled corpus (copied from the real council documents, never edited)."""
+    path = CORPUS / rel
+    assert path.exists(), f"bundled corpus file missing: {rel}"
+    return path
+
+
+def copy_corpus_files(dest: Path, rels: list[str]) -> list[Path]:
+    """Copy corpus files into ``dest`` keeping their council folders, so tests can change them freely."""
+    out = []
+    for rel in rels:
+        target = dest / rel
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(corpus_file(rel), target)
+        out.append(target)
+    return out
+
+
+def make_settings(tmp: Path, **kw: object) -> Settings:
+    return Settings(index=tmp / ".clerk", parse_workers=0, **kw)

@@ -1,0 +1,128 @@
+"""Structure-aware chunking on real documents: sizes, offsets, pages and section breadcrumbs."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from clerk.settings import Settings
+from ingest.chunk import Chunker, document_text, embedding_text
+from ingest.clean import clean_pages
+from ingest.loaders import load_pages
+from ingest.structure import classify_heading, sentence_spans
+from ingest.types import DocumentMeta, LoadedDocument
+from tests.helpers import corpus_file
+
+TRAFFORD_RULES = "trafford/trafford-constitution-part-4-procedure-rules.pdf"
+NWLDC_REVIEW = "nwldc/lga-peer-challenge-progress-review-2025.txt"
+
+
+def _doc(rel: str, title: str = "Test title") -> LoadedDocument:
+    path = corpus_file(rel)
+    pages, _ = load_pages(path, Settings(ocr=False))
+    return LoadedDocument(path, rel, clean_pages(pages), DocumentMeta(title=title))
+
+
+@pytest.fixture(scope="module")
+def trafford(counter) -> tuple[LoadedDocument, list]:
+    doc = _doc(TRAFFORD_RULES, "Trafford Council Constitution Part 4: Procedure rules")
+    return doc, Chunker(counter).chunk(doc)
+
+
+def test_chunk_text_is_the_exact_slice_of_its_pages(trafford):
+    doc, nodes = trafford
+    text, _ = document_text(doc)
+    pages = {p.number: p.text for p in doc.pages}
+    for n in nodes:
+        m = n.metadata
+        assert text[n.start_char_idx : n.end_char_idx] == n.text
+        if m["page_start"] == m["page_end"]:
+            assert pages[m["page_start"]][m["char_start"] : m["char_end"]] == n.text
+        else:
+            assert pages[m["page_start"]][m["char_start"] :].startswith(n.text.split("\n")[0])
+            assert n.text.endswith(pages[m["page_end"]][: m["char_end"]].split("\n")[-1])
+
+
+def test_everything_embedded_fits_the_model_window(trafford, counter):
+    doc, nodes = trafford
+    for n in nodes:
+        seen = counter.count_one(embedding_text(doc.meta.title, n.metadata["section"], n.text)) + 2
+        assert seen <= counter.window, (n.id_, seen)
+
+
+def test_no_text_is_lost_between_chunks(trafford):
+    doc, nodes = trafford
+    covered = "".join(n.text for n in nodes)
+    for page in doc.pages:
+        for word in set(page.text.split()):
+            assert word in covered
+
+
+def test_page_of_a_chunk_holds_its_text(trafford):
+    """Rule 13.4 (Amendments to motions) is on page 11 of the PDF, as a viewer numbers it."""
+    doc, nodes = trafford
+    hit = next(n for n in nodes if "An amendment to a motion must be relevant" in n.text)
+    assert hit.metadata["page_start"] == 11
+    assert "An amendment to a motion must be relevant" in doc.pages[10].text
+
+
+def test_section_breadcrumbs_follow_the_rule_numbering(trafford):
+    doc, nodes = trafford
+    hit = next(n for n in nodes if "An amendment to a motion must be relevant" in n.text)
+    crumb = hit.metadata["section"]
+    assert "13. RULES OF DEBATE" in crumb and "13.4 Amendments to motions" in crumb
+    quorum = next(n for n in nodes if n.text.lstrip().startswith("8. QUORUM"))
+    assert quorum.metadata["section"].endswith("8. QUORUM")
+    assert "13." not in quorum.metadata["section"]
+
+
+def test_chunks_end_at_sentence_ends(trafford):
+    _, nodes = trafford
+    ends = [n.text.rstrip()[-1] for n in nodes]
+    share = sum(c in ".:;!?)" or c.isalnum() and c.isupper() for c in ends) / len(ends)
+    assert share > 0.8
+
+
+def test_ids_are_stable_and_unique(counter):
+    a = Chunker(counter).chunk(_doc(NWLDC_REVIEW))
+    b = Chunker(counter).chunk(_doc(NWLDC_REVIEW))
+    assert [n.id_ for n in a] == [n.id_ for n in b]
+    assert len({n.id_ for n in a}) == len(a)
+
+
+def test_peer_review_sections(counter):
+    nodes = Chunker(counter).chunk(_doc(NWLDC_REVIEW))
+    housing = next(n for n in nodes if "Social Housing Regulator" in n.text)
+    assert housing.metadata["section"].endswith("3.4. Housing")
+    assert "3. Progress Review - Feedback" in housing.metadata["section"]
+    assert not any("Louise Gittins" in n.text for n in nodes)
+
+
+@pytest.mark.parametrize(
+    ("line", "following", "is_heading"),
+    [
+        ("13.4 Amendments to motions", "(a) An amendment to a motion must be relevant", True),
+        ("PART 4", "RULES OF PROCEDURE", True),
+        ("Recommendation 3: Develop a corporate performance framework", "Blaby DC has not had", True),
+        ("Rule 14.2 Notice of motion", "Except for motions which can be moved", True),
+        ("7.3 The person presiding at the meeting may exercise any power or duty of the", "Chair.", False),
+        ("(a) An amendment to a motion must be relevant to the motion.", None, False),
+        ("Total 12,345 6,789 19,134", None, False),
+    ],
+)
+def test_heading_recognition(line, following, is_heading):
+    assert (classify_heading(line, following) is not None) is is_heading
+
+
+def test_sentences_do_not_split_on_abbreviations_or_clause_numbers():
+    text = "Cllr. Smith moved the motion, e.g. on 3.1 matters. It was seconded by Dr. Jones. 13. Next"
+    spans = [text[s:e] for s, e in sentence_spans(text, 0, len(text))]
+    assert spans[0] == "Cllr. Smith moved the motion, e.g. on 3.1 matters."
+    assert spans[1] == "It was seconded by Dr. Jones."
+
+
+def test_markdown_and_txt_page_is_one(counter):
+    nodes = Chunker(counter).chunk(_doc(NWLDC_REVIEW))
+    assert {n.metadata["page_start"] for n in nodes} == {1}
+    assert Path(nodes[0].metadata["source"]).name.endswith(".txt")

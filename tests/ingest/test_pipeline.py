@@ -1,0 +1,161 @@
+"""Incremental ingest into a real embedded Chroma and SQLite registry, on real corpus files."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pypdf
+import pytest
+
+from ingest.pipeline import DUPLICATE, FAILED, INDEXED, PRUNED, UNCHANGED, Ingester
+from ingest.store import Store
+from tests.helpers import copy_corpus_files, corpus_file, make_settings
+
+pytestmark = pytest.mark.slow
+
+FILES = [
+    "nwldc/lga-peer-challenge-progress-review-2025.txt",
+    "hertingfordbury-pc/hpc-reserves-policy.pdf",
+    "hertingfordbury-pc/hpc-explanation-of-significant-variances-2015-16.docx",
+    "trafford/trafford-constitution-part-1-summary.pdf",
+]
+
+
+def _state(store: Store) -> tuple[set[str], set[str]]:
+    return store.registry.chunk_ids(), store.vector_ids()
+
+
+def _outcomes(report) -> dict[str, str]:
+    return {Path(r.source).name: r.outcome for r in report.results}
+
+
+@pytest.fixture()
+def corpus(tmp_path: Path) -> Path:
+    root = tmp_path / "docs"
+    copy_corpus_files(root, FILES)
+    return root
+
+
+def test_reingest_is_idempotent_and_changes_replace(tmp_path, corpus, embedder):
+    ing = Ingester(make_settings(tmp_path), embedder=embedder)
+    first = ing.run([corpus])
+    assert first.ok and first.count(INDEXED) == len(FILES)
+    ids, vectors = _state(ing.store)
+    assert ids and ids == vectors, "registry chunks and Chroma vectors must match exactly"
+    docs = {d.source: d for d in ing.store.registry.documents()}
+    assert all(d.status == "indexed" and d.chunks > 0 and d.pages > 0 for d in docs.values())
+
+    second = ing.run([corpus])
+    assert second.count(UNCHANGED) == len(FILES) and second.count(INDEXED) == 0
+    assert _state(ing.store) == (ids, vectors)
+
+    # change one file: its chunks are replaced, the others keep theirs
+    txt = corpus / FILES[0]
+    txt.write_text(txt.read_text() + "\n\n5. Addendum\n\nThe council agreed a new dragon-boat festival budget of £12,345.\n")
+    third = ing.run([corpus])
+    assert _outcomes(third)[txt.name] == INDEXED and third.count(UNCHANGED) == len(FILES) - 1
+    new_ids, new_vectors = _state(ing.store)
+    assert new_ids == new_vectors
+    assert any("dragon-boat" in c["text"] for c in ing.store.registry.chunks(doc_id=docs[_src(txt)].doc_id))
+    unchanged_doc = docs[_src(corpus / FILES[3])].doc_id
+    assert ing.store.registry.chunk_ids(unchanged_doc) <= ids
+    assert ing.store.registry.lexical_search("dragon-boat festival", 3)[0][0] in new_ids
+
+    # delete one file: --prune removes its document, chunks and vectors
+    (corpus / FILES[1]).unlink()
+    fourth = ing.run([corpus], prune=True)
+    assert _outcomes(fourth)[Path(FILES[1]).name] == PRUNED
+    assert _src(corpus / FILES[1]) not in {d.source for d in ing.store.registry.documents()}
+    pruned_id = docs[_src(corpus / FILES[1])].doc_id
+    assert ing.store.registry.by_id(pruned_id) is None and not ing.store.registry.chunk_ids(pruned_id)
+    ids, vectors = _state(ing.store)
+    assert ids == vectors and ids
+
+
+def _src(path: Path) -> str:
+    from ingest.discover import source_for
+
+    return source_for(path)
+
+
+def test_bad_files_are_reported_and_the_rest_indexed(tmp_path, corpus, embedder):
+    (corpus / "bad").mkdir()
+    (corpus / "bad" / "corrupt.pdf").write_bytes(b"%PDF-1.4 this is not really a pdf \x00\x01" * 10)
+    (corpus / "bad" / "empty.txt").write_bytes(b"")
+    writer = pypdf.PdfWriter(clone_from=str(corpus_file("hertingfordbury-pc/hpc-reserves-policy.pdf")))
+    writer.encrypt(user_password="secret", owner_password="owner")
+    with (corpus / "bad" / "encrypted.pdf").open("wb") as f:
+        writer.write(f)
+    ing = Ingester(make_settings(tmp_path), embedder=embedder)
+    report = ing.run([corpus])
+    out = _outcomes(report)
+    assert out["corrupt.pdf"] == FAILED and out["empty.txt"] == FAILED and out["encrypted.pdf"] == FAILED
+    notes = {Path(r.source).name: r.note for r in report.results}
+    assert "PDF" in notes["corrupt.pdf"] and "empty" in notes["empty.txt"] and "password" in notes["encrypted.pdf"]
+    assert all(out[Path(f).name] == INDEXED for f in FILES)
+    assert not report.ok
+    statuses = {Path(d.source).name: (d.status, d.error) for d in ing.store.registry.documents()}
+    assert statuses["encrypted.pdf"][0] == "failed" and "password" in statuses["encrypted.pdf"][1]
+
+
+def test_a_broken_new_version_keeps_the_indexed_one(tmp_path, corpus, embedder):
+    ing = Ingester(make_settings(tmp_path), embedder=embedder)
+    ing.run([corpus])
+    pdf = corpus / FILES[3]
+    before = ing.store.registry.by_path(str(pdf))
+    pdf.write_bytes(pdf.read_bytes()[:2000])  # truncated: no longer a readable PDF
+    report = ing.run([corpus])
+    assert _outcomes(report)[pdf.name] == FAILED and not report.ok
+    after = ing.store.registry.by_path(str(pdf))
+    assert after.status == "stale" and after.error
+    assert ing.store.registry.chunk_ids(before.doc_id) == ing.store.registry.chunk_ids(after.doc_id) != set()
+
+
+def test_duplicates_are_indexed_once(tmp_path, embedder):
+    root = tmp_path / "docs"
+    copy_corpus_files(root, ["kent-cc/kcc-appendix-h-reserves-policy.pdf"])
+    shutil.copy2(root / "kent-cc/kcc-appendix-h-reserves-policy.pdf", root / "kent-cc/copy-of-reserves-policy.pdf")
+    ing = Ingester(make_settings(tmp_path), embedder=embedder)
+    report = ing.run([root])
+    out = _outcomes(report)
+    assert sorted(out.values()) == [DUPLICATE, INDEXED]
+    assert ing.run([root]).count(INDEXED) == 0
+
+
+def test_an_interrupted_run_is_completed_by_the_next(tmp_path, corpus, embedder, monkeypatch):
+    ing = Ingester(make_settings(tmp_path), embedder=embedder)
+    calls = {"n": 0}
+    real = ing.store.registry.replace_content
+
+    def crash_on_second(*args, **kwargs):
+        calls["n"] += 1
+        if calls["n"] == 2:
+            raise KeyboardInterrupt  # as if the user pressed Ctrl-C after Chroma got the vectors
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(ing.store.registry, "replace_content", crash_on_second)
+    with pytest.raises(KeyboardInterrupt):
+        ing.run([corpus])
+    monkeypatch.undo()
+    ids, vectors = _state(ing.store)
+    assert vectors > ids, "the interrupted document left vectors the registry does not reference"
+
+    fresh = Ingester(make_settings(tmp_path), embedder=embedder)
+    report = fresh.run([corpus])
+    assert report.repaired_vectors > 0
+    assert report.count(UNCHANGED) == 1 and report.count(INDEXED) == len(FILES) - 1
+    ids, vectors = _state(fresh.store)
+    assert ids == vectors
+    assert fresh.run([corpus]).count(UNCHANGED) == len(FILES)
+
+
+def test_missing_vectors_are_re_embedded(tmp_path, corpus, embedder):
+    ing = Ingester(make_settings(tmp_path), embedder=embedder)
+    ing.run([corpus])
+    some = sorted(ing.store.registry.chunk_ids())[:3]
+    ing.store.collection.delete(ids=some)
+    report = ing.run([corpus])
+    assert report.count(INDEXED) >= 1
+    ids, vectors = _state(ing.store)
+    assert ids == vectors
