@@ -98,7 +98,7 @@ def _units(text: str, counter: TokenCounter) -> list[_Unit]:
             if s + lead < e:
                 units.append(_Unit(s + lead, e, section, False))
     counts = counter.count([text[u.start : u.end] for u in units])
-    for u, n in zip(units, counts):
+    for u, n in zip(units, counts, strict=True):
         u.tokens = n
         u.ends_sentence = u.heading or bool(_ENDS_SENTENCE.search(text[u.start : u.end]))
     return units

@@ -78,7 +78,10 @@ _LABELLED = re.compile(
 )
 # A figure as a table cell shows it: "£1,425.00", "(4.2)", "-58.6", "12%", "£3.0m"; not "2024," (prose).
 _NUMBER_TOKEN = re.compile(r"^[(£$€+-]*\d(?:[\d,.]*\d)?[%)mk]*$|^[(£$€]*-$")
-_WORD = re.compile(r"[a-z]+(?:-[a-z]+)?")
+_WORD = re.compile(r"[a-z]+")
+_COMPOUND = re.compile(r"[a-z]+-[a-z]+")
+# Two letter runs with one space between: a candidate word pypdf split ("m ust", "Exe cutive").
+_SPLIT_PAIR = re.compile(r"(?<![\w'’-])([A-Za-z]{1,12}) (?=([A-Za-z]{1,15})(?![\w'’-]))")
 _LAST_WORD = re.compile(r"([A-Za-z]+)-$")
 _FIRST_WORD = re.compile(r"^([a-z]+)")
 _BLANK_RUNS = re.compile(r"\n{3,}")
@@ -115,7 +118,9 @@ def clean_pages(pages: list[Page]) -> list[Page]:
         _remove_page_numbers(page_lines, [p.number for p in pages])
     if len(pages) == 1:
         _remove_repeated_letterhead(page_lines[0])
-    vocab = _vocabulary(page_lines)
+    vocab = _Vocabulary.of(page_lines)
+    for lines in page_lines:
+        lines[:] = [_rejoin_split_words(ln, vocab.words) for ln in lines]
     return [Page(p.number, _finish(lines, vocab), p.ocr) for p, lines in zip(pages, page_lines, strict=True)]
 
 
@@ -295,20 +300,50 @@ def _at_page_break(lines: list[str], i: int) -> bool:
 # --- steps 3-6: rejoining ---------------------------------------------------------------
 
 
-def _vocabulary(page_lines: list[list[str]]) -> set[str]:
-    """Lower-case words and hyphenated compounds of the document, to judge words broken at line ends."""
-    words: set[str] = set()
-    for lines in page_lines:
-        for line in lines:
-            words.update(_WORD.findall(line.lower()))
-    return words
+@dataclass(frozen=True)
+class _Vocabulary:
+    """How often each lower-case word occurs in the document, and its hyphenated compounds.
+
+    There is no dictionary at hand, so the document itself is the judge of what
+    a word is when a line break or a stray space has cut one.
+    """
+
+    words: Counter[str]
+    compounds: set[str]
+
+    @classmethod
+    def of(cls, page_lines: list[list[str]]) -> _Vocabulary:
+        text = "\n".join(ln for lines in page_lines for ln in lines).lower()
+        return cls(Counter(_WORD.findall(text)), set(_COMPOUND.findall(text)))
+
+
+def _rejoin_split_words(line: str, words: Counter[str]) -> str:
+    """Remove spaces pypdf puts inside words ("m ust", "Exe cutive", "BEFO RE").
+
+    Two pieces are one word when the joined word occurs at least three times in the
+    document and at least twice as often as either piece on its own, which real
+    word pairs ("a part", "in to", "any one") never do: their first word is common.
+    """
+    if " " not in line:
+        return line
+
+    def glue(m: re.Match[str]) -> str:
+        left, right = m.group(1), m.group(2)
+        if not (right.islower() or (left.isupper() and right.isupper())):
+            return m.group(0)
+        whole = words[(left + right).lower()]
+        if whole >= 3 and whole >= 2 * max(words[left.lower()], words[right.lower()]):
+            return left
+        return m.group(0)
+
+    return _SPLIT_PAIR.sub(glue, line)
 
 
 @dataclass(frozen=True)
 class _Layout:
     """What rejoining needs to know beyond two lines: the document's words and the page's line width."""
 
-    vocab: set[str]
+    vocab: _Vocabulary
     width: int  # typical length of a full line on the page; 0 when lines are not hard-wrapped
 
 
@@ -321,7 +356,7 @@ def _wrap_width(lines: list[str]) -> int:
     return width if MIN_WRAP_WIDTH <= width <= MAX_WRAP_WIDTH else 0
 
 
-def _finish(lines: list[str], vocab: set[str]) -> str:
+def _finish(lines: list[str], vocab: _Vocabulary) -> str:
     text = "\n".join(_unwrap(lines, _Layout(vocab, _wrap_width(lines))))
     return _BLANK_RUNS.sub("\n\n", text).strip()
 
@@ -363,7 +398,7 @@ def _glue(prev: str, line: str, gap: list[str], layout: _Layout) -> str | None:
     return None
 
 
-def _hyphen_breaks_word(prev: str, line: str, vocab: set[str]) -> bool:
+def _hyphen_breaks_word(prev: str, line: str, vocab: _Vocabulary) -> bool:
     """ "finan-/cial" is one word when the document knows "financial" and not "finan-cial".
 
     In this corpus nearly every hyphen at a line end belongs to a compound
@@ -374,7 +409,7 @@ def _hyphen_breaks_word(prev: str, line: str, vocab: set[str]) -> bool:
     if not (left and right and left.group(1).islower()):
         return False
     whole = left.group(1) + right.group(1)
-    return whole in vocab and f"{left.group(1)}-{right.group(1)}" not in vocab
+    return vocab.words[whole] > 0 and f"{left.group(1)}-{right.group(1)}" not in vocab.compounds
 
 
 def _wrapped(prev: str, line: str, width: int) -> bool:

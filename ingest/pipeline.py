@@ -203,7 +203,7 @@ class Ingester:
         with ProcessPoolExecutor(max_workers=workers, mp_context=ctx) as pool:
             futures: list[Future[ParseOutcome]] = [pool.submit(parse_file, job, self.settings) for job, _ in jobs]
             try:
-                for fut, (_, rec) in zip(futures, jobs):
+                for fut, (_, rec) in zip(futures, jobs, strict=True):
                     yield fut.result(), rec
             except BaseException:
                 pool.shutdown(wait=False, cancel_futures=True)

@@ -186,7 +186,7 @@ class Registry:
             )
             conn.executemany(
                 f"INSERT INTO chunks ({', '.join(_CHUNK_COLUMNS)}) VALUES ({', '.join('?' for _ in _CHUNK_COLUMNS)})",
-                [_chunk_row(n, t) for n, t in zip(nodes, tokens)],
+                [_chunk_row(n, t) for n, t in zip(nodes, tokens, strict=True)],
             )
             self.upsert_document(rec, conn)
 

@@ -144,4 +144,4 @@ class Store:
         res = self.collection.query(
             query_embeddings=[list(map(float, vector))], n_results=k, where=where, include=["distances"]
         )
-        return [(i, 1.0 - float(d)) for i, d in zip(res["ids"][0], res["distances"][0])]
+        return [(i, 1.0 - float(d)) for i, d in zip(res["ids"][0], res["distances"][0], strict=True)]

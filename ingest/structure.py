@@ -34,7 +34,7 @@ _NUMBERS = re.compile(r"[£$€]?\d[\d,.]*%?")
 _LETTERS = re.compile(r"[A-Za-z]")
 # Words a title does not end on; a line ending on one is a wrapped sentence.
 _FUNCTION_WORDS = frozenset(
-    "a an the of to in on for by with and or but under from at as that which who any is are be will may shall".split()
+    ["a", "an", "the", "of", "to", "in", "on", "for", "by", "with", "and", "or", "but", "under", "from", "at", "as", "that", "which", "who", "any", "is", "are", "be", "will", "may", "shall"]
 )
 # Constitutions flag some rules with a leading asterisk ("* 1. ANNUAL MEETING").
 _MARKER = re.compile(r"^\*\s*(?=\d)")
@@ -136,9 +136,7 @@ class Outline:
 # --- sentences -----------------------------------------------------------------
 
 _ABBREVIATIONS = frozenset(
-    """e.g i.e etc cllr cllrs no nos para paras vs cf mr mrs ms dr st approx incl ref fig p pp vol art reg sec s ch
-    co ltd plc jan feb mar apr jun jul aug sep sept oct nov dec govt dept est max min misc op cit viz al"""
-    .split()
+    ["e.g", "i.e", "etc", "cllr", "cllrs", "no", "nos", "para", "paras", "vs", "cf", "mr", "mrs", "ms", "dr", "st", "approx", "incl", "ref", "fig", "p", "pp", "vol", "art", "reg", "sec", "s", "ch", "co", "ltd", "plc", "jan", "feb", "mar", "apr", "jun", "jul", "aug", "sep", "sept", "oct", "nov", "dec", "govt", "dept", "est", "max", "min", "misc", "op", "cit", "viz", "al"]
 )
 # A candidate sentence end: terminal punctuation, optional closing quotes or brackets, then whitespace.
 _END = re.compile(r"[.!?][\"'”’)\]]*\s+")

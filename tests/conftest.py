@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import os
-from pathlib import Path
 
 import pytest
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 from clerk.settings import Settings  # noqa: E402
+
 
 @pytest.fixture(scope="session")
 def embedder():

@@ -13,8 +13,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from docx import Document
+from docx.document import Document as WordDocument
 from docx.opc.exceptions import PackageNotFoundError
 from docx.oxml.ns import qn
+from docx.oxml.xmlchemy import BaseOxmlElement
 from docx.table import Table, _Cell
 from docx.text.paragraph import Paragraph
 
@@ -35,7 +37,7 @@ def load_docx(path: Path, settings: Settings) -> tuple[list[Page], list[str]]:
     return [Page(number=1, text="\n\n".join(b for b in blocks if b))], []
 
 
-def _open(path: Path):  # noqa: ANN202 - python-docx has no public Document class to annotate with
+def _open(path: Path) -> WordDocument:
     if not zipfile.is_zipfile(path):  # a .docx is a zip package; python-docx would only say "not found"
         raise IngestError("not a readable Word .docx file: it is not a complete zip package")
     try:
@@ -53,17 +55,17 @@ def _open(path: Path):  # noqa: ANN202 - python-docx has no public Document clas
         raise IngestError(f"not a readable Word .docx file: {type(exc).__name__}") from exc
 
 
-def _blocks(container, document) -> Iterator[str]:  # noqa: ANN001 - lxml/python-docx element types
+def _blocks(container: BaseOxmlElement, parent: WordDocument | _Cell) -> Iterator[str]:
     """Text of each paragraph and table directly in ``container``, in order (content controls entered)."""
     for child in container.iterchildren():
         if child.tag == _P:
-            yield Paragraph(child, document).text.strip()
+            yield Paragraph(child, parent).text.strip()
         elif child.tag == _TBL:
-            yield _table_text(Table(child, document))
+            yield _table_text(Table(child, parent))
         elif child.tag == _SDT:
             content = child.find(_SDT_CONTENT)
             if content is not None:
-                yield from _blocks(content, document)
+                yield from _blocks(content, parent)
 
 
 def _table_text(table: Table) -> str:
@@ -80,6 +82,6 @@ def _table_text(table: Table) -> str:
     return "\n".join(lines)
 
 
-def _cell_text(tc, table: Table) -> str:  # noqa: ANN001
+def _cell_text(tc: BaseOxmlElement, table: Table) -> str:
     """All text of a cell, nested tables included."""
     return " ".join(b for b in _blocks(tc, _Cell(tc, table)) if b)

@@ -16,7 +16,7 @@ from bs4.element import PreformattedString
 from clerk.settings import Settings
 from ingest.types import Page
 
-_DROP = ("script", "style", "noscript", "nav", "header", "footer", "form", "aside", "template", "svg", "iframe")
+_DROP = ("script", "style", "noscript", "nav", "footer", "aside", "template", "svg", "iframe")
 # Blocks separated by a blank line (paragraph-like) or by a single line break.
 _HEADINGS = frozenset({"h1", "h2", "h3", "h4", "h5", "h6"})
 _PARAGRAPH_BLOCKS = _HEADINGS | {"p", "table", "ul", "ol", "dl", "blockquote", "section", "article", "main"}
@@ -31,10 +31,24 @@ def load_html(path: Path, settings: Settings) -> tuple[list[Page], list[str]]:
     soup = BeautifulSoup(path.read_bytes(), "lxml")  # bytes: BeautifulSoup honours <meta charset>
     for tag in soup.find_all(_DROP):
         tag.decompose()
+    for tag in soup.find_all(["header", "form"]):
+        if not _holds_content(tag):
+            tag.decompose()
     root = soup.body or soup
     parts: list[str] = []
     _walk(root, parts)
     return [Page(number=1, text=_tidy("".join(parts)))], []
+
+
+def _holds_content(tag: Tag) -> bool:
+    """Whether a <header> or <form> carries the page's content rather than site chrome.
+
+    An article's <header> holds its <h1>, and ASP.NET sites wrap the whole body in
+    one <form>; dropping those would drop the document.
+    """
+    if tag.name == "header":
+        return tag.find_parent(["main", "article"]) is not None
+    return tag.find(["main", "article", "h1", "h2"]) is not None or len(tag.find_all("p", limit=3)) >= 3
 
 
 def _walk(node: Tag, parts: list[str]) -> None:

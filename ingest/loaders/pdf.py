@@ -1,4 +1,11 @@
-"""PDF loading with pypdf, page by page, with OCR for pages that have no text layer.
+"""PDF loading page by page: pypdf opens and checks the file, PDFium extracts the text, Tesseract reads scans.
+
+pypdf validates the file and gives the clear reasons users need (truncated,
+not a PDF, needs a password). Text comes from PDFium (pypdfium2), the engine
+of Chrome's PDF viewer: on this corpus pypdf's text splits words apart
+("m ust", "Rule 2 0.3"), which breaks keyword search and quotes, while PDFium
+keeps them whole and is about 25 times faster. pypdf's text is the fallback
+for a page PDFium cannot read.
 
 pypdf reports recoverable damage (broken xref tables from macOS Quartz, missing
 EOF markers) through :mod:`logging`; those messages are captured for the length
@@ -16,6 +23,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+import pypdfium2 as pdfium
 from pypdf import PasswordType, PdfReader
 from pypdf.errors import DependencyError
 
@@ -65,7 +73,12 @@ def load_pdf(path: Path, settings: Settings) -> tuple[list[Page], list[str]]:
     warnings: list[str] = []
     with _captured_pypdf_messages() as messages:
         reader = _open(path, messages)
-        pages = [Page(number=i + 1, text=_page_text(reader, i, warnings)) for i in range(len(reader.pages))]
+        engine = _pdfium(path)
+        try:
+            pages = [Page(number=i + 1, text=_page_text(engine, reader, i, warnings)) for i in range(len(reader.pages))]
+        finally:
+            if engine is not None:
+                engine.close()
     warnings[:0] = _summarise(messages)
     _fill_textless_pages(path, pages, settings, warnings)
     return pages, warnings
@@ -108,8 +121,35 @@ def _short_reason(exc: Exception, messages: list[str]) -> str:
     return reason
 
 
-def _page_text(reader: PdfReader, index: int, warnings: list[str]) -> str:
-    """Plain-mode text of one page; a page that fails is reported and left empty (OCR may still read it)."""
+def _pdfium(path: Path) -> pdfium.PdfDocument | None:
+    """PDFium's view of the file, or None when only pypdf can read it."""
+    try:
+        return pdfium.PdfDocument(str(path))
+    except Exception:
+        return None
+
+
+def _pdfium_text(engine: pdfium.PdfDocument, index: int) -> str:
+    page = engine[index]
+    try:
+        textpage = page.get_textpage()
+        try:
+            text = textpage.get_text_range()
+        finally:
+            textpage.close()
+    finally:
+        page.close()
+    # PDFium ends lines with CRLF and marks hyphens it considers soft with U+FFFE.
+    return text.replace("\r\n", "\n").replace("\ufffe", "-")
+
+
+def _page_text(engine: pdfium.PdfDocument | None, reader: PdfReader, index: int, warnings: list[str]) -> str:
+    """Text of one page; a page that fails is reported and left empty (OCR may still read it)."""
+    if engine is not None and index < len(engine):
+        try:
+            return _pdfium_text(engine, index)
+        except Exception:
+            pass  # fall back to pypdf for this page
     try:
         return reader.pages[index].extract_text() or ""
     except Exception as exc:

@@ -4,19 +4,14 @@ from __future__ import annotations
 
 import re
 from functools import cache
-from pathlib import Path
+
+import pypdf
 
 from clerk.settings import Settings
 from ingest.clean import clean_pages
 from ingest.loaders import load_pages
 from ingest.types import Page
-
-
-def corpus_file(rel: str) -> Path:
-    """A file of the real corpus (read-only; switch this one line when the bundled copy lands)."""
-    path = Path(__file__).resolve().parents[2].parent / "shared" / "corpus" / rel
-    assert path.exists(), f"corpus file missing: {rel}"
-    return path
+from tests.helpers import corpus_file
 
 
 @cache
@@ -94,8 +89,11 @@ FINREGS = "wye-valley-cc/wvcc-financial-regulations-2017.pdf"
 
 
 def test_ligatures_are_normalised() -> None:
+    """pypdf's text of this file keeps the ﬁ/ﬂ ligature code points; cleaning must repair them whatever the loader."""
     ligatures = re.compile("[\ufb00-\ufb06]")
-    assert any(ligatures.search(p.text) for p in raw(FINREGS))
+    with_ligatures = pypdf_pages(FINREGS)
+    assert any(ligatures.search(p.text) for p in with_ligatures)
+    assert not ligatures.search(" ".join(p.text for p in clean_pages(with_ligatures)))
     text = " ".join(p.text for p in cleaned(FINREGS))
     assert not ligatures.search(text)
     assert "financial" in text and "officer" in text
@@ -173,6 +171,31 @@ def test_hyphenated_compounds_keep_their_hyphen() -> None:
     text = " ".join(p.text for p in cleaned("kent-cc/kcc-finance-monitoring-report-q3-2024-25.pdf"))
     assert "one-off" in text and "oneoff" not in text
     assert "Un-deliverable" in text
+
+
+def pypdf_pages(rel: str) -> list[Page]:
+    """Pages as pypdf extracts them (the loader uses PDFium); cleaning must cope with either."""
+    return [Page(i + 1, pg.extract_text() or "") for i, pg in enumerate(pypdf.PdfReader(corpus_file(rel)).pages)]
+
+
+def test_spaces_pypdf_puts_inside_words_are_removed() -> None:
+    rel = "trafford/trafford-constitution-part-4-procedure-rules.pdf"
+    pages = pypdf_pages(rel)
+    assert "An amendment to a motion m ust be relevant" in " ".join(p.text for p in pages)
+    repaired = " ".join(p.text for p in clean_pages(pages))
+    assert "An amendment to a motion must be relevant" in repaired
+    assert "Members of the public may attend all meetings" in repaired  # raw: "m ay"
+    text = " ".join(p.text for p in cleaned(rel))
+    assert "An amendment to a motion must be relevant" in text
+    assert "Members of the public may attend all meetings" in text  # raw: "m ay"
+
+
+def test_real_word_pairs_are_not_glued() -> None:
+    text = (
+        "The council must act. " * 5 + "It is a part of the plan, in to the detail; any one may apply; apart from that."
+    )
+    out = clean_pages([Page(1, text)])[0].text
+    assert "a part of the plan, in to the detail; any one may apply" in out
 
 
 def test_table_rows_stay_one_per_line() -> None:

@@ -17,14 +17,7 @@ from ingest.clean import clean_pages
 from ingest.loaders import SUPPORTED_SUFFIXES, load_pages
 from ingest.loaders.ocr import ocr_available
 from ingest.types import IngestError, NeedsOCR
-
-
-def corpus_file(rel: str) -> Path:
-    """A file of the real corpus (read-only; switch this one line when the bundled copy lands)."""
-    path = Path(__file__).resolve().parents[2].parent / "shared" / "corpus" / rel
-    assert path.exists(), f"corpus file missing: {rel}"
-    return path
-
+from tests.helpers import corpus_file
 
 SETTINGS = Settings(ocr=False)
 
@@ -180,6 +173,23 @@ def test_html_keeps_content_and_drops_page_chrome(tmp_path: Path) -> None:
     assert "Line one" in lines and "Line two" in lines
     for gone in ("secret-script-text", "color: red", "Home", "Site banner", "Copyright", "comment", "JavaScript"):
         assert gone not in pages[0].text
+
+
+def test_html_page_wrapped_in_one_form_keeps_its_content(tmp_path: Path) -> None:
+    page = tmp_path / "minutes.htm"
+    page.write_text(
+        "<html><body><form id='aspnetForm' action='minutes.aspx'>"
+        "<header><a href='/'>Council home</a></header>"
+        "<article><header><h1>Minutes of Full Council</h1></header>"
+        "<p>Present: the Mayor.</p><p>Apologies were received.</p><p>The minutes were approved.</p></article>"
+        "<form action='/search'><input name='q'> Search this site</form>"
+        "</form></body></html>",
+        encoding="utf-8",
+    )
+    lines = load_pages(page, SETTINGS)[0][0].text.split("\n")
+    assert "Minutes of Full Council" in lines
+    assert "The minutes were approved." in lines
+    assert "Council home" not in lines and "Search this site" not in lines
 
 
 def test_markdown_is_reduced_to_readable_text(tmp_path: Path) -> None:

@@ -27,15 +27,9 @@ from ingest.metadata import (
     resolve_metadata,
 )
 from ingest.types import Page
+from tests.helpers import corpus_file
 
 CORPUS = Path(__file__).resolve().parents[2] / "corpus"
-
-
-def corpus_file(rel: str) -> Path:
-    """A file of the bundled corpus. The test fails loudly if it is missing."""
-    path = CORPUS / rel
-    assert path.is_file(), f"bundled corpus file missing: {rel}"
-    return path
 
 
 def read_pages(path: Path, limit: int = 3) -> list[Page]:

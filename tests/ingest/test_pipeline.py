@@ -52,7 +52,9 @@ def test_reingest_is_idempotent_and_changes_replace(tmp_path, corpus, embedder):
 
     # change one file: its chunks are replaced, the others keep theirs
     txt = corpus / FILES[0]
-    txt.write_text(txt.read_text() + "\n\n5. Addendum\n\nThe council agreed a new dragon-boat festival budget of £12,345.\n")
+    txt.write_text(
+        txt.read_text() + "\n\n5. Addendum\n\nThe council agreed a new dragon-boat festival budget of £12,345.\n"
+    )
     third = ing.run([corpus])
     assert _outcomes(third)[txt.name] == INDEXED and third.count(UNCHANGED) == len(FILES) - 1
     new_ids, new_vectors = _state(ing.store)
