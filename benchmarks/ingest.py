@@ -127,11 +127,14 @@ def _nodes_from_chroma(collection) -> list:
 
 
 def _run_part(name: str, *args: str) -> dict:
+    print(f"running {name} ...", file=sys.stderr, flush=True)
     cmd = [sys.executable, __file__, "--part", name, *args]
     proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
     if proc.returncode != 0:
         raise SystemExit(f"benchmark part {name} failed:\n{proc.stderr[-4000:]}")
-    return json.loads(proc.stdout.strip().splitlines()[-1])
+    result = json.loads(proc.stdout.strip().splitlines()[-1])
+    print(f"{name}: {json.dumps(result)}", file=sys.stderr, flush=True)
+    return result
 
 
 def main() -> None:

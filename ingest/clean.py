@@ -19,6 +19,7 @@ import unicodedata
 from collections import Counter, defaultdict
 from dataclasses import dataclass
 
+from ingest.structure import LIST_ITEM, is_all_caps, is_heading_like, is_table_row
 from ingest.types import Page
 
 # --- step 1: characters ---------------------------------------------------------------
@@ -65,19 +66,6 @@ _PAGE_LABEL = re.compile(
 _BARE_NUMBER = re.compile(r"^[-–—(\[]?\s*(\d{1,4})\s*[-–—)\]]?$")
 _TRAILING_NUMBER = re.compile(r"\s+\d{1,4}$")
 _TERMINAL = re.compile(r"[.?!:][\"'”’)\]]*$")
-_LIST_ITEM = re.compile(
-    r"^(?:[-•▪●◦*–·o✓]\s|\([a-z]{1,3}\)|\([ivxlc]{1,6}\)|[a-z]{1,3}\)\s|[ivxlc]{1,6}[.)]\s|[a-z]\.\s|\(?[A-Z]\)\s"
-    r"|\(?\d{1,3}[a-z]{0,5}\)\s)"
-)
-_NUMBERED = re.compile(r"^(?:\d{1,3}(?:\.\d{1,3}){0,3}\.?|\d{4}\.)\s+\S")  # "3.1 Title", "2705. Correspondence"
-_DIVISION = re.compile(
-    r"^(?:part|section|chapter|appendix|schedule|annex)\s+(?:\d{1,3}[A-Z]?|[A-Z]|[IVX]{1,6})\b", re.IGNORECASE
-)
-_LABELLED = re.compile(
-    r"^(?:rule|recommendation|standing order|article|regulation|paragraph|clause|item|minute)s?\s+\d", re.IGNORECASE
-)
-# A figure as a table cell shows it: "£1,425.00", "(4.2)", "-58.6", "12%", "£3.0m"; not "2024," (prose).
-_NUMBER_TOKEN = re.compile(r"^[(£$€+-]*\d(?:[\d,.]*\d)?[%)mk]*$|^[(£$€]*-$")
 _WORD = re.compile(r"[a-z]+")
 _COMPOUND = re.compile(r"[a-z]+-[a-z]+")
 # Two letter runs with one space between: a candidate word pypdf split ("m ust", "Exe cutive").
@@ -272,9 +260,9 @@ def _letterhead_like(line: str) -> bool:
     return (
         len(line) >= MIN_BOILERPLATE_CHARS
         and not _TERMINAL.search(line)
-        and not _is_table_row(line)
-        and not _LIST_ITEM.match(line)
-        and not _is_heading_like(line)
+        and not is_table_row(line)
+        and not LIST_ITEM.match(line)
+        and not is_heading_like(line)
     )
 
 
@@ -414,16 +402,16 @@ def _hyphen_breaks_word(prev: str, line: str, vocab: _Vocabulary) -> bool:
 
 def _wrapped(prev: str, line: str, width: int) -> bool:
     """Whether two adjacent lines are one sentence broken by the layout."""
-    if _is_table_row(prev) or _is_table_row(line) or _TERMINAL.search(prev) or _LIST_ITEM.match(line):
+    if is_table_row(prev) or is_table_row(line) or _TERMINAL.search(prev) or LIST_ITEM.match(line):
         return False
     if _starts_lower(line):
         return True
-    if _is_heading_like(line):  # only a heading wrapped in capitals continues into another heading-like line
-        return _all_caps(prev) and _all_caps(line) and _ends_open(prev)
+    if is_heading_like(line):  # only a heading wrapped in capitals continues into another heading-like line
+        return is_all_caps(prev) and is_all_caps(line) and _ends_open(prev)
     if _ends_open(prev):
         return True
     # A full-width line runs on into the next one ("...The Council's / Budget and Policy Framework").
-    return bool(width) and len(prev) >= FULL_LINE_SHARE * width and not _all_caps(prev)
+    return bool(width) and len(prev) >= FULL_LINE_SHARE * width and not is_all_caps(prev)
 
 
 def _ends_open(line: str) -> bool:
@@ -437,33 +425,12 @@ def _continues_across_gap(prev: str, line: str) -> bool:
     return (
         _starts_lower(line)
         and (prev[-1].isalpha() or prev[-1] == ",")
-        and not _is_table_row(prev)
-        and not (_is_heading_like(prev) and len(prev) <= MAX_TITLE_CHARS)
-        and not _LIST_ITEM.match(line)
+        and not is_table_row(prev)
+        and not (is_heading_like(prev) and len(prev) <= MAX_TITLE_CHARS)
+        and not LIST_ITEM.match(line)
     )
 
 
 def _starts_lower(line: str) -> bool:
     """Starts like the middle of a sentence: "issues which...", "(together called meetings)"."""
-    return line[0].islower() or (line[0] == "(" and line[1:2].islower() and not _LIST_ITEM.match(line))
-
-
-def _is_table_row(line: str) -> bool:
-    """Cells joined by " | ", or a label followed by figures ("Benches The Cot 1 £350.00 £350.00")."""
-    if " | " in line:
-        return True
-    flags = [bool(_NUMBER_TOKEN.match(t)) for t in line.split()]
-    numeric = sum(flags)
-    return (numeric >= 3 and numeric >= 0.3 * len(flags)) or (len(flags) >= 3 and flags[-1] and flags[-2])
-
-
-def _is_heading_like(line: str) -> bool:
-    """Numbered or labelled headings and short all-capitals lines: the chunker splits on these."""
-    return bool(_NUMBERED.match(line) or _DIVISION.match(line) or _LABELLED.match(line)) or (
-        _all_caps(line) and len(line.split()) <= 12
-    )
-
-
-def _all_caps(line: str) -> bool:
-    letters = [c for c in line if c.isalpha()]
-    return len(letters) >= 4 and all(c.isupper() for c in letters)
+    return line[0].islower() or (line[0] == "(" and line[1:2].islower() and not LIST_ITEM.match(line))

@@ -27,10 +27,16 @@ _LABELLED = re.compile(
     re.IGNORECASE,
 )
 # "13.", "13.4", "3.1.", "1.0" followed by a title
-_NUMBERED = re.compile(r"^(?P<num>\d{1,3}(?:\.\d{1,3}){0,3})\.?\s+(?P<rest>\S.{0,110})$")
-_LIST_ITEM = re.compile(r"^(?:[-•▪●◦*–]\s|\(?[a-z]{1,4}\)\s|\(?[ivx]{1,5}\)\s|\d{1,2}\)\s)")
+# "13.", "13.4", "3.1.", "1.0" followed by a title; "2705." is a minute number
+_NUMBERED = re.compile(r"^(?P<num>\d{1,3}(?:\.\d{1,3}){0,3}|\d{4}(?=\.))\.?\s+(?P<rest>\S.{0,110})$")
+# "- ", "• ", "(a)", "(iv)", "a) ", "ii. ", "b. ", "(A) ", "(12) ", "5vii) "
+LIST_ITEM = re.compile(
+    r"^(?:[-•▪●◦*–·o✓]\s|\([a-z]{1,3}\)|\([ivxlc]{1,6}\)|[a-z]{1,3}\)\s|[ivxlc]{1,6}[.)]\s|[a-z]\.\s|\(?[A-Z]\)\s"
+    r"|\(?\d{1,3}[a-z]{0,5}\)\s)"
+)
+# A figure as a table cell shows it: "£1,425.00", "(4.2)", "-58.6", "12%", "£3.0m"; not "2024," (prose).
+_NUMBER_TOKEN = re.compile(r"^[(£$€+-]*\d(?:[\d,.]*\d)?[%)mk]*$|^[(£$€]*-$")
 _TERMINAL = re.compile(r"[.;,:!?]['\"”’)]*$")
-_NUMBERS = re.compile(r"[£$€]?\d[\d,.]*%?")
 _LETTERS = re.compile(r"[A-Za-z]")
 # Words a title does not end on; a line ending on one is a wrapped sentence.
 _FUNCTION_WORDS = frozenset(
@@ -53,8 +59,29 @@ class Heading:
     style: tuple[str, int]
 
 
-def _looks_like_table_row(line: str) -> bool:
-    return " | " in line or len(_NUMBERS.findall(line)) >= 3
+def is_table_row(line: str) -> bool:
+    """Cells joined by " | ", or a label followed by figures ("Benches The Cot 1 £350.00 £350.00")."""
+    if " | " in line:
+        return True
+    flags = [bool(_NUMBER_TOKEN.match(t)) for t in line.split()]
+    numeric = sum(flags)
+    return (numeric >= 3 and numeric >= 0.3 * len(flags)) or (len(flags) >= 3 and flags[-1] and flags[-2])
+
+
+def is_all_caps(line: str) -> bool:
+    letters = [c for c in line if c.isalpha()]
+    return len(letters) >= 4 and all(c.isupper() for c in letters)
+
+
+def is_heading_like(line: str) -> bool:
+    """Numbered or labelled headings and short all-capitals lines, judged on the line alone.
+
+    The cleaner uses this to keep such lines on their own; :func:`classify_heading`
+    decides with the next line too.
+    """
+    return bool(_NUMBERED.match(line) or _DIVISION.match(line) or _LABELLED.match(line)) or (
+        is_all_caps(line) and len(line.split()) <= 12
+    )
 
 
 def _title_ok(rest: str) -> bool:
@@ -78,7 +105,7 @@ def classify_heading(line: str, next_line: str | None = None) -> Heading | None:
     line = _MARKER.sub("", line.strip())
     if not line or len(line) > MAX_HEADING_CHARS or not _LETTERS.search(line):
         return None
-    if _LIST_ITEM.match(line) or _looks_like_table_row(line):
+    if LIST_ITEM.match(line) or is_table_row(line):
         return None
     if next_line is not None and next_line[:1].islower():
         return None  # the line continues into the next: a wrapped sentence
@@ -101,10 +128,9 @@ def classify_heading(line: str, next_line: str | None = None) -> Heading | None:
     words = line.split()
     if len(words) > MAX_PLAIN_HEADING_WORDS or _TERMINAL.search(line) or not line[0].isupper():
         return None
-    letters = [c for c in line if c.isalpha()]
-    if len(letters) >= 4 and all(c.isupper() for c in letters):
+    if is_all_caps(line):
         return Heading(line, ("caps", 0))
-    if next_line is None or len(next_line) < len(line) or _LIST_ITEM.match(next_line):
+    if next_line is None or len(next_line) < len(line) or LIST_ITEM.match(next_line):
         return None
     if classify_heading(next_line) is not None:
         return None  # a label above a list of headings (a contents column), not a section
