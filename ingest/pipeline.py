@@ -19,6 +19,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+import numpy as np
+
 from clerk.settings import Settings
 from ingest.chunk import doc_id_for
 from ingest.discover import discover, source_for
@@ -28,6 +30,9 @@ from ingest.store import Store
 
 if TYPE_CHECKING:
     from ingest.embed import Embedder
+
+#: Chunks embedded together before their documents are committed.
+EMBED_GROUP_CHUNKS = 256
 
 #: Outcomes of one file in one run.
 INDEXED, UNCHANGED, DUPLICATE, FAILED, NEEDS_OCR, PRUNED, SKIPPED = (
@@ -130,11 +135,18 @@ class Ingester:
         progress.start(len(plan.jobs))
         for r in report.results:
             progress.file_done(r)
-        if plan.jobs:
-            for outcome, rec in self._parsed(plan.jobs):
-                result = self._commit(outcome, rec, report, progress)
-                report.results.append(result)
-                progress.file_done(result)
+        group: list[tuple[ParseOutcome, DocumentRecord]] = []
+        for outcome, rec in self._parsed(plan.jobs):
+            if outcome.error is not None:
+                report.results.append(self._record_failure(outcome, rec))
+                progress.file_done(report.results[-1])
+                continue
+            group.append((outcome, rec))
+            progress.chunks_planned(len(outcome.nodes))
+            if sum(len(o.nodes) for o, _ in group) >= EMBED_GROUP_CHUNKS:
+                self._embed_and_commit(group, report, progress)
+                group = []
+        self._embed_and_commit(group, report, progress)
         if prune:
             report.results.extend(self._prune(progress))
         progress.stop()
@@ -210,15 +222,31 @@ class Ingester:
                 raise
 
     # --- committing ---------------------------------------------------------------------
-    def _commit(self, out: ParseOutcome, rec: DocumentRecord, report: IngestReport, progress: Progress) -> FileResult:
-        if out.error is not None:
-            return self._record_failure(out, rec)
+    def _embed_and_commit(
+        self, group: list[tuple[ParseOutcome, DocumentRecord]], report: IngestReport, progress: Progress
+    ) -> None:
+        """Embed the chunks of several parsed documents in one length-sorted pass, then commit each document.
+
+        Embedding across documents keeps batches full and evenly sized (small
+        documents alone make small, padded batches); committing per document
+        keeps every finished document safe from an interruption.
+        """
+        if not group:
+            return
+        texts = [t for out, _ in group for t in out.embed_texts]
+        t = time.perf_counter()
+        vectors = self.embedder.embed(texts, progress.chunks_embedded)
+        report.embed_seconds += time.perf_counter() - t
+        offset = 0
+        for out, rec in group:
+            n = len(out.nodes)
+            report.results.append(self._commit(out, rec, vectors[offset : offset + n], report))
+            progress.file_done(report.results[-1])
+            offset += n
+
+    def _commit(self, out: ParseOutcome, rec: DocumentRecord, vectors: np.ndarray, report: IngestReport) -> FileResult:
         doc = out.doc
         assert doc is not None
-        progress.chunks_planned(len(out.nodes))
-        t = time.perf_counter()
-        vectors = self.embedder.embed(out.embed_texts, progress.chunks_embedded)
-        report.embed_seconds += time.perf_counter() - t
         meta = doc.meta
         rec.status, rec.error, rec.duplicate_of = "indexed", None, None
         rec.indexed_sha256 = rec.sha256

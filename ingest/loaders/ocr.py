@@ -8,6 +8,7 @@ the loader falls back to reporting the pages as needing OCR.
 from __future__ import annotations
 
 import importlib.util
+import os
 import shutil
 from functools import cache
 from pathlib import Path
@@ -34,4 +35,6 @@ def ocr_pdf_page(path: Path, page_index: int, dpi: int = 300, lang: str = "eng")
             page.close()
     finally:
         pdf.close()
+    # One thread: OCR runs in a parse worker beside the embedder, which already uses every core.
+    os.environ.setdefault("OMP_THREAD_LIMIT", "1")
     return pytesseract.image_to_string(image, lang=lang)
