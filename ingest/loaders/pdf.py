@@ -24,6 +24,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import pypdfium2 as pdfium
+import pypdfium2.raw as pdfium_raw
 from pypdf import PasswordType, PdfReader
 from pypdf.errors import DependencyError
 
@@ -76,11 +77,12 @@ def load_pdf(path: Path, settings: Settings) -> tuple[list[Page], list[str]]:
         engine = _pdfium(path)
         try:
             pages = [Page(number=i + 1, text=_page_text(engine, reader, i, warnings)) for i in range(len(reader.pages))]
+            blank = {p.number for p in pages if _text_chars(p.text) < MIN_TEXT_CHARS and not _has_image(engine, p)}
         finally:
             if engine is not None:
                 engine.close()
     warnings[:0] = _summarise(messages)
-    _fill_textless_pages(path, pages, settings, warnings)
+    _fill_textless_pages(path, [p for p in pages if p.number not in blank], settings, warnings)
     return pages, warnings
 
 
@@ -127,6 +129,19 @@ def _pdfium(path: Path) -> pdfium.PdfDocument | None:
         return pdfium.PdfDocument(str(path))
     except Exception:
         return None
+
+
+def _has_image(engine: pdfium.PdfDocument | None, page: Page) -> bool:
+    """Whether a page holds any image, i.e. anything OCR could read. Blank pages are left blank."""
+    if engine is None:
+        return True
+    pdf_page = engine[page.number - 1]
+    try:
+        return any(True for _ in pdf_page.get_objects(filter=(pdfium_raw.FPDF_PAGEOBJ_IMAGE,), max_depth=5))
+    except Exception:
+        return True
+    finally:
+        pdf_page.close()
 
 
 def _pdfium_text(engine: pdfium.PdfDocument, index: int) -> str:
