@@ -9,6 +9,7 @@ import shutil
 import zipfile
 from pathlib import Path
 
+import pypdf
 import pytest
 from pypdf import PdfReader, PdfWriter
 
@@ -64,17 +65,36 @@ def test_clean_pdf_has_no_warnings() -> None:
     assert warnings == []
 
 
-def test_page_without_text_layer_is_reported_when_ocr_is_off() -> None:
-    pages, warnings = load_pages(corpus_file("kent-cc/kcc-county-council-agenda-13-feb-2025.pdf"), SETTINGS)
+SCAN = "wye-valley-cc/wvcc-annual-return-2018-19.pdf"
+
+
+def test_blank_page_is_kept_empty_and_not_sent_to_ocr() -> None:
+    """Page 2 of the Kent agenda is blank (no text, no image): there is nothing to OCR and nothing to report."""
+    pages, warnings = load_pages(corpus_file("kent-cc/kcc-county-council-agenda-13-feb-2025.pdf"), Settings())
 
     assert len(pages) == 3
-    assert "page 2 has no text layer and OCR is turned off (CLERK_OCR)" in warnings
+    assert warnings == [] and not any(p.ocr for p in pages)
+    assert not pages[1].text.strip()
     assert pages[0].text.strip() and pages[2].text.strip()
+
+
+def test_scanned_page_beside_text_pages_is_reported_when_ocr_is_off(tmp_path: Path) -> None:
+    """A document with a scanned page among text pages is indexed with a warning naming the page."""
+    merged = pypdf.PdfWriter()
+    merged.append(str(corpus_file("trafford/trafford-constitution-part-1-summary.pdf")), pages=(0, 2))
+    merged.append(str(corpus_file(SCAN)))
+    target = tmp_path / "with-scan.pdf"
+    with target.open("wb") as f:
+        merged.write(f)
+    pages, warnings = load_pages(target, SETTINGS)
+
+    assert len(pages) == 3
+    assert "page 3 has no text layer and OCR is turned off (CLERK_OCR)" in warnings
+    assert pages[0].text.strip() and not pages[2].text.strip()
 
 
 # --- OCR -------------------------------------------------------------------------------
 
-SCAN = "wye-valley-cc/wvcc-annual-return-2018-19.pdf"
 
 
 def test_scanned_pdf_without_ocr_needs_ocr() -> None:
