@@ -31,3 +31,14 @@ def copy_corpus_files(dest: Path, rels: list[str]) -> list[Path]:
 
 def make_settings(tmp: Path, **kw: object) -> Settings:
     return Settings(index=tmp / ".clerk", parse_workers=0, **kw)
+
+
+def encrypted_copy(rel: str, dest: Path, user_password: str) -> Path:
+    """A copy of a corpus PDF encrypted with ``user_password`` (empty: owner-only restrictions)."""
+    from pypdf import PdfWriter
+
+    writer = PdfWriter(clone_from=corpus_file(rel))
+    writer.encrypt(user_password=user_password, owner_password="owner")
+    with dest.open("wb") as fh:
+        writer.write(fh)
+    return dest

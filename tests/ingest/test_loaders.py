@@ -11,14 +11,14 @@ from pathlib import Path
 
 import pypdf
 import pytest
-from pypdf import PdfReader, PdfWriter
+from pypdf import PdfReader
 
 from clerk.settings import Settings
 from ingest.clean import clean_pages
 from ingest.loaders import SUPPORTED_SUFFIXES, load_pages
 from ingest.loaders.ocr import ocr_available
 from ingest.types import IngestError, NeedsOCR
-from tests.helpers import corpus_file
+from tests.helpers import corpus_file, encrypted_copy
 
 SETTINGS = Settings(ocr=False)
 
@@ -275,20 +275,12 @@ def test_truncated_pdf_is_not_readable(tmp_path: Path) -> None:
 
 
 def test_password_protected_pdf_is_refused(tmp_path: Path) -> None:
-    writer = PdfWriter(clone_from=corpus_file("hertingfordbury-pc/hpc-reserves-policy.pdf"))
-    writer.encrypt(user_password="secret", owner_password="owner")
-    locked = tmp_path / "locked.pdf"
-    with locked.open("wb") as fh:
-        writer.write(fh)
+    locked = encrypted_copy("hertingfordbury-pc/hpc-reserves-policy.pdf", tmp_path / "locked.pdf", "secret")
     assert _reason(locked) == "PDF is encrypted and needs a password"
 
 
 def test_owner_only_encryption_opens_with_the_empty_password(tmp_path: Path) -> None:
-    writer = PdfWriter(clone_from=corpus_file("hertingfordbury-pc/hpc-reserves-policy.pdf"))
-    writer.encrypt(user_password="", owner_password="owner")
-    restricted = tmp_path / "restricted.pdf"
-    with restricted.open("wb") as fh:
-        writer.write(fh)
+    restricted = encrypted_copy("hertingfordbury-pc/hpc-reserves-policy.pdf", tmp_path / "restricted.pdf", "")
     pages, _ = load_pages(restricted, SETTINGS)
     assert "reserve" in " ".join(p.text for p in pages).lower()
 

@@ -5,12 +5,11 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
-import pypdf
 import pytest
 
 from ingest.pipeline import DUPLICATE, FAILED, INDEXED, PRUNED, UNCHANGED, Ingester
 from ingest.store import Store
-from tests.helpers import copy_corpus_files, corpus_file, make_settings
+from tests.helpers import copy_corpus_files, encrypted_copy, make_settings
 
 pytestmark = pytest.mark.slow
 
@@ -85,10 +84,7 @@ def test_bad_files_are_reported_and_the_rest_indexed(tmp_path, corpus, embedder)
     (corpus / "bad").mkdir()
     (corpus / "bad" / "corrupt.pdf").write_bytes(b"%PDF-1.4 this is not really a pdf \x00\x01" * 10)
     (corpus / "bad" / "empty.txt").write_bytes(b"")
-    writer = pypdf.PdfWriter(clone_from=str(corpus_file("hertingfordbury-pc/hpc-reserves-policy.pdf")))
-    writer.encrypt(user_password="secret", owner_password="owner")
-    with (corpus / "bad" / "encrypted.pdf").open("wb") as f:
-        writer.write(f)
+    encrypted_copy("hertingfordbury-pc/hpc-reserves-policy.pdf", corpus / "bad" / "encrypted.pdf", "secret")
     ing = Ingester(make_settings(tmp_path), embedder=embedder)
     report = ing.run([corpus])
     out = _outcomes(report)
