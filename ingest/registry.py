@@ -77,6 +77,12 @@ _CHUNK_COLUMNS = (
     "page_start", "page_end", "char_start", "char_end", "tokens",
 )
 _FTS_TERM = re.compile(r"\w+", re.UNICODE)
+# Question words that carry no evidence: OR-ing them in lets them outweigh the one term that matters.
+_STOPWORDS = frozenset(
+    """a an and are as at be been by can could did do does for from had has have how i in is it its me my of on or
+    our say said says should than that the their them there these they this to was we were what when where which who
+    whom why will with would you your about into any all also""".split()
+)
 
 
 @dataclass
@@ -230,7 +236,8 @@ class Registry:
         Returns ``(chunk_id, score)`` with higher scores better. Query words
         are quoted so user text can never be read as FTS5 syntax.
         """
-        terms = list(dict.fromkeys(t.lower() for t in _FTS_TERM.findall(query)))
+        words = [t.lower() for t in _FTS_TERM.findall(query)]
+        terms = list(dict.fromkeys(w for w in words if w not in _STOPWORDS and len(w) > 1)) or list(dict.fromkeys(words))
         if not terms:
             return []
         match = " OR ".join('"' + t.replace('"', "") + '"' for t in terms)

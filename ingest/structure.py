@@ -146,7 +146,9 @@ class Outline:
     def enter(self, heading: Heading) -> None:
         """Open ``heading``: close same-or-deeper headings of its style family."""
         kind, depth = heading.style
-        self._open = [h for h in self._open if not _CONTENTS.match(h.text)]
+        # A contents list nests nothing, and a plain (unnumbered, mixed-case) heading holds only
+        # body text: both close at the next heading of any kind.
+        self._open = [h for h in self._open if not _CONTENTS.match(h.text) and h.style[0] != "plain"]
         for i, h in enumerate(self._open):
             h_kind, h_depth = h.style
             if h_kind == kind and h_depth >= depth:

@@ -10,7 +10,7 @@ from clerk.settings import Settings
 from ingest.chunk import Chunker, document_text, embedding_text
 from ingest.clean import clean_pages
 from ingest.loaders import load_pages
-from ingest.structure import classify_heading, sentence_spans
+from ingest.structure import Outline, classify_heading, sentence_spans
 from ingest.types import DocumentMeta, LoadedDocument
 from tests.helpers import corpus_file
 
@@ -113,6 +113,18 @@ def test_peer_review_sections(counter):
 )
 def test_heading_recognition(line, following, is_heading):
     assert (classify_heading(line, following) is not None) is is_heading
+
+
+def test_plain_headings_hold_only_body_text():
+    """An unnumbered mixed-case heading (often a table label in a report) does not become everyone's parent."""
+    outline = Outline()
+    for line, following in [
+        ("PART 4", "RULES OF PROCEDURE"),
+        ("Signed off by the Monitoring Officer", "The report was signed off by the Monitoring Officer on the day."),
+        ("1.0 BACKGROUND", "1.1 The Council undertook a peer challenge."),
+    ]:
+        outline.enter(classify_heading(line, following))
+    assert outline.breadcrumb() == "PART 4 > 1.0 BACKGROUND"
 
 
 def test_sentences_do_not_split_on_abbreviations_or_clause_numbers():

@@ -45,6 +45,10 @@ def test_reingest_is_idempotent_and_changes_replace(tmp_path, corpus, embedder):
     docs = {d.source: d for d in ing.store.registry.documents()}
     assert all(d.status == "indexed" and d.chunks > 0 and d.pages > 0 for d in docs.values())
 
+    # the lexical (BM25) index answers with the chunk that holds the words that matter, not the question words
+    top_id, _ = ing.store.registry.lexical_search("What was the budget for the transformation programme?", 1)[0]
+    assert "£500,000" in ing.store.registry.chunks(ids=[top_id])[0]["text"]
+
     second = ing.run([corpus])
     assert second.count(UNCHANGED) == len(FILES) and second.count(INDEXED) == 0
     assert _state(ing.store) == (ids, vectors)
