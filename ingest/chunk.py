@@ -86,7 +86,8 @@ def _units(text: str, counter: TokenCounter) -> list[_Unit]:
     for i, (start, end) in enumerate(lines):
         line = text[start:end]
         nxt = text[lines[i + 1][0] : lines[i + 1][1]].strip() if i + 1 < len(lines) else None
-        heading: Heading | None = classify_heading(line, nxt)
+        prev = text[lines[i - 1][0] : lines[i - 1][1]].strip() if i > 0 else None
+        heading: Heading | None = classify_heading(line, nxt, prev)
         if heading is not None:
             outline.enter(heading)
             lead = len(line) - len(line.lstrip())

@@ -95,12 +95,13 @@ def _title_ok(rest: str) -> bool:
     return rest[0].isupper() or rest[0].isdigit() or rest[0] in "(‘'\""
 
 
-def classify_heading(line: str, next_line: str | None = None) -> Heading | None:
+def classify_heading(line: str, next_line: str | None = None, previous_line: str | None = None) -> Heading | None:
     """Return a :class:`Heading` when ``line`` is a heading, else ``None``.
 
     ``next_line`` (the following non-empty line) disambiguates short
     unnumbered lines: a heading is followed by body text, not by more of the
-    same sentence.
+    same sentence. ``previous_line`` tells a wrapped capitals line ("AGREES TO
+    THE CORPORATE PEER" / "CHALLENGE PROGRESS REVIEW REPORT") from a new one.
     """
     line = _MARKER.sub("", line.strip())
     if not line or len(line) > MAX_HEADING_CHARS or not _LETTERS.search(line):
@@ -129,6 +130,9 @@ def classify_heading(line: str, next_line: str | None = None) -> Heading | None:
     if len(words) > MAX_PLAIN_HEADING_WORDS or _TERMINAL.search(line) or not line[0].isupper():
         return None
     if is_all_caps(line):
+        wrapped = previous_line and is_all_caps(previous_line) and not _TERMINAL.search(previous_line)
+        if wrapped and not _DIVISION.match(previous_line):  # "PART 4" / "RULES OF PROCEDURE" are two headings
+            return None
         return Heading(line, ("caps", 0))
     if next_line is None or len(next_line) < len(line) or LIST_ITEM.match(next_line):
         return None

@@ -127,6 +127,11 @@ def test_plain_headings_hold_only_body_text():
     assert outline.breadcrumb() == "PART 4 > 1.0 BACKGROUND"
 
 
+def test_wrapped_capitals_are_not_new_headings():
+    assert classify_heading("BEING PUBLISHED ON THE COUNCIL'S WEBSITE", "1.0 BACKGROUND", "REVIEW REPORT") is None
+    assert classify_heading("RULES OF PROCEDURE", "CONTENTS", "PART 4") is not None
+
+
 def test_sentences_do_not_split_on_abbreviations_or_clause_numbers():
     text = "Cllr. Smith moved the motion, e.g. on 3.1 matters. It was seconded by Dr. Jones. 13. Next"
     spans = [text[s:e] for s, e in sentence_spans(text, 0, len(text))]
