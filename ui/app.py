@@ -16,7 +16,8 @@ def format_hits(hits: list[Hit]) -> str:
         pages = f"p. {h.page_start}" if h.page_start == h.page_end else f"pp. {h.page_start}-{h.page_end}"
         where = f" · {h.section}" if h.section else ""
         excerpt = h.text if len(h.text) < 700 else h.text[:700].rsplit(" ", 1)[0] + " …"
-        parts.append(f"**[{n}] {h.title}** ({h.council}, {pages}{where})  \n`{h.source}`\n\n> {excerpt}")
+        quoted = "\n".join(f"> {line}" if line.strip() else ">" for line in excerpt.splitlines())
+        parts.append(f"**[{n}] {h.title}** ({h.council}, {pages}{where})  \n`{h.source}`\n\n{quoted}")
     return "\n\n".join(parts)
 
 
