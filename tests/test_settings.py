@@ -1,0 +1,33 @@
+"""One typed settings object: defaults, CLERK_* environment variables, then CLI flags on top."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from pydantic import ValidationError
+
+from clerk.settings import Settings, get_settings, packaged_minilm_path
+
+
+def test_environment_overrides_defaults_and_flags_override_environment(monkeypatch):
+    assert Settings().index == Path(".clerk")
+    monkeypatch.setenv("CLERK_INDEX", "/tmp/from-env")
+    monkeypatch.setenv("CLERK_CHUNK_TOKENS", "150")
+    monkeypatch.setenv("CLERK_OCR", "false")
+    s = get_settings()
+    assert (s.index, s.chunk_tokens, s.ocr) == (Path("/tmp/from-env"), 150, False)
+    flagged = get_settings(index=Path("/tmp/from-flag"), chunk_tokens=None)
+    assert flagged.index == Path("/tmp/from-flag") and flagged.chunk_tokens == 150
+
+
+def test_bad_values_are_refused_with_the_setting_named(monkeypatch):
+    monkeypatch.setenv("CLERK_MAX_FILE_MB", "lots")
+    with pytest.raises(ValidationError, match="max_file_mb"):
+        Settings()
+
+
+def test_the_default_model_is_the_packaged_one():
+    path = Path(Settings().embed_model_path)
+    assert path == Path(packaged_minilm_path())
+    assert (path / "model.safetensors").exists() and (path / "tokenizer.json").exists()
