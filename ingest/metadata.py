@@ -25,6 +25,7 @@ from datetime import date as _date
 from pathlib import Path
 from typing import Protocol
 
+from ingest.structure import CONTENTS
 from ingest.types import DocumentMeta, Page
 
 #: Vocabulary of ``doc_type``. It holds every value used in the bundled ``corpus/MANIFEST.tsv``, and inference only
@@ -683,7 +684,6 @@ _META_LINE = re.compile(
 )
 _NUMBERED = re.compile(r"^\d+(?:\.\d+)*[.)]?\s+\S")
 _SENTENCE_INSIDE = re.compile(r"[a-z]{2}[.!?]\s+[A-Z]")
-_CONTENTS = re.compile(r"^(?:table\s+of\s+)?contents?$|^cynnwys$", re.IGNORECASE)
 _WEEKDAY = re.compile(r"\b(?:mon|tues|wednes|thurs|fri|satur|sun)day\b", re.IGNORECASE)
 _SECTION_START = re.compile(
     r"^(?:introduction|summary|executive\s+summary|background|purpose(?:\s+of\s+(?:the\s+)?report)?|foreword|overview"
@@ -812,7 +812,7 @@ def _cover_segments(lines: list[str]) -> tuple[list[str], str]:
             break
         if _PAGE_MARK.search(line) and len(line) < 90:
             continue
-        if _CONTENTS.match(line) or (_SECTION_START.match(line) and (blocks or current)):
+        if CONTENTS.match(line) or (_SECTION_START.match(line) and (blocks or current)):
             break
         m = _MINUTES_LINE.match(line)
         if m:

@@ -45,7 +45,7 @@ _FUNCTION_WORDS = frozenset(
 # Constitutions flag some rules with a leading asterisk ("* 1. ANNUAL MEETING").
 _MARKER = re.compile(r"^\*\s*(?=\d)")
 # A table of contents is a heading nothing nests under.
-_CONTENTS = re.compile(r"^(table of )?contents?$|^index$", re.IGNORECASE)
+CONTENTS = re.compile(r"^(?:table\s+of\s+)?contents?$|^index$|^cynnwys$", re.IGNORECASE)
 
 MAX_HEADING_CHARS = 110
 MAX_PLAIN_HEADING_WORDS = 10
@@ -152,7 +152,7 @@ class Outline:
         kind, depth = heading.style
         # A contents list nests nothing, and a plain (unnumbered, mixed-case) heading holds only
         # body text: both close at the next heading of any kind.
-        self._open = [h for h in self._open if not _CONTENTS.match(h.text) and h.style[0] != "plain"]
+        self._open = [h for h in self._open if not CONTENTS.match(h.text) and h.style[0] != "plain"]
         for i, h in enumerate(self._open):
             h_kind, h_depth = h.style
             if h_kind == kind and h_depth >= depth:
