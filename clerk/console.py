@@ -46,7 +46,7 @@ class RichProgress(PipelineProgress):
 
     def file_done(self, result: FileResult) -> None:
         if result.outcome in (FAILED, NEEDS_OCR):
-            self.message(f"{result.source}: {result.note}")
+            self._error(f"{result.source}: {result.note}")
         if self._bars is not None and result.outcome in ("indexed", FAILED, NEEDS_OCR):
             self._bars.advance(self._files)
 
@@ -59,7 +59,7 @@ class RichProgress(PipelineProgress):
         if self._bars is not None:
             self._bars.advance(self._chunks, n)
 
-    def message(self, text: str) -> None:
+    def _error(self, text: str) -> None:
         (self._bars.console if self._bars is not None else err).print(f"[red]error[/red] {text}", markup=True)
 
     def stop(self) -> None:

@@ -75,7 +75,6 @@ class Progress:
     def file_done(self, result: FileResult) -> None: ...
     def chunks_planned(self, n: int) -> None: ...
     def chunks_embedded(self, n: int) -> None: ...
-    def message(self, text: str) -> None: ...
     def stop(self) -> None: ...
 
 
@@ -136,16 +135,18 @@ class Ingester:
         for r in report.results:
             progress.file_done(r)
         group: list[tuple[ParseOutcome, DocumentRecord]] = []
+        grouped = 0  # chunks in the group
         for outcome, rec in self._parsed(plan.jobs):
             if outcome.error is not None:
                 report.results.append(self._record_failure(outcome, rec))
                 progress.file_done(report.results[-1])
                 continue
             group.append((outcome, rec))
+            grouped += len(outcome.nodes)
             progress.chunks_planned(len(outcome.nodes))
-            if sum(len(o.nodes) for o, _ in group) >= EMBED_GROUP_CHUNKS:
+            if grouped >= EMBED_GROUP_CHUNKS:
                 self._embed_and_commit(group, report, progress)
-                group = []
+                group, grouped = [], 0
         self._embed_and_commit(group, report, progress)
         if prune:
             report.results.extend(self._prune(progress))
