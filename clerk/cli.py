@@ -71,6 +71,81 @@ def cmd_docs(args: argparse.Namespace) -> int:
     return 0
 
 
+def _filters(args: argparse.Namespace):
+    from assistant.types import Filters
+
+    return Filters(
+        councils=tuple(args.council or ()), doc_types=tuple(args.type or ()), documents=tuple(args.doc or ()),
+        date_from=args.date_from, date_to=args.date_to,
+    )
+
+
+def _read_questions(path: Path) -> list[tuple[int, dict | None, str | None]]:
+    """``(line number, {"id", "question"} or None, error or None)`` for each non-blank line of a JSONL file."""
+    out: list[tuple[int, dict | None, str | None]] = []
+    for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            item = json.loads(line)
+        except json.JSONDecodeError as exc:
+            out.append((n, None, f"not valid JSON ({exc.msg})"))
+            continue
+        if not isinstance(item, dict) or not isinstance(item.get("question"), str) or not item["question"].strip():
+            out.append((n, item if isinstance(item, dict) else None, 'needs a non-empty "question" string'))
+            continue
+        out.append((n, item, None))
+    return out
+
+
+def cmd_ask(args: argparse.Namespace) -> int:
+    settings = _settings(args, backend=args.backend, reranker=args.reranker)
+    if not settings.registry_path.exists():
+        print(f"clerk ask: no index at {settings.index} (run `clerk ingest` first)", file=sys.stderr)
+        return 1
+    if bool(args.question) == bool(args.questions):
+        print("clerk ask: give one QUESTION or --questions FILE.jsonl", file=sys.stderr)
+        return 2
+    if args.questions:
+        try:
+            items = _read_questions(args.questions)
+        except OSError as exc:
+            print(f"clerk ask: {args.questions}: {exc.strerror or exc}", file=sys.stderr)
+            return 2
+    else:
+        items = [(0, {"id": None, "question": args.question}, None)]
+
+    from assistant import Assistant
+    from clerk.console import print_answer
+
+    assistant = Assistant(settings)
+    filters = _filters(args)
+    status = 0
+    for line, item, error in items:
+        qid = item.get("id") if item else None
+        question = item.get("question") if item else None
+        if error is None:
+            try:
+                answer = assistant.ask(question, filters=filters, k=args.k, id=qid)
+            except ValueError as exc:  # a filter that matches nothing, an unknown backend
+                error = str(exc)
+            except Exception as exc:  # a backend that failed: report it, go on with the batch
+                error = f"{type(exc).__name__}: {exc}"
+        if error is not None:
+            where = f"{args.questions}:{line}: " if args.questions else ""
+            print(f"clerk ask: {where}{error}", file=sys.stderr)
+            status = 1
+            if args.json:
+                print(json.dumps({"id": qid, "question": question, "error": error}), flush=True)
+            continue
+        if args.json:
+            print(json.dumps(answer.to_json(), ensure_ascii=False), flush=True)
+        else:
+            print_answer(answer)
+    assistant.close()
+    return status
+
+
 def cmd_serve(args: argparse.Namespace) -> int:
     from ui.app import serve
 
@@ -96,6 +171,21 @@ def build_parser() -> argparse.ArgumentParser:
     _common(p)
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_docs)
+
+    p = sub.add_parser("ask", help="answer a question with citations (or many, from a JSONL file)")
+    p.add_argument("question", nargs="?", help="the question")
+    _common(p)
+    p.add_argument("--json", action="store_true", help="print the answer as one JSON object (one per line in batch)")
+    p.add_argument("--questions", type=Path, help='JSONL file of {"id": ..., "question": ...} lines')
+    p.add_argument("--council", action="append", help="only this council's documents (repeatable)")
+    p.add_argument("--type", action="append", help="only documents of this type, e.g. peer_review (repeatable)")
+    p.add_argument("--doc", action="append", help="only this document: path, file name or id (repeatable)")
+    p.add_argument("--date-from", help="only documents dated on or after this (YYYY, YYYY-MM or YYYY-MM-DD)")
+    p.add_argument("--date-to", help="only documents dated on or before this")
+    p.add_argument("--k", type=int, help="passages an answer may cite (default 5)")
+    p.add_argument("--backend", help="extractive (default), openai or local")
+    p.add_argument("--reranker", help="features (default), none, or a cross-encoder path")
+    p.set_defaults(func=cmd_ask)
 
     p = sub.add_parser("serve", help="start the web chat")
     _common(p)

@@ -12,6 +12,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from assistant.types import Answer
 from ingest.pipeline import FAILED, NEEDS_OCR, FileResult, IngestReport
 from ingest.pipeline import Progress as PipelineProgress
 from ingest.registry import DocumentRecord
@@ -107,3 +108,23 @@ def print_documents(docs: list[DocumentRecord]) -> None:
         table.add_row(d.council or "", d.doc_type or "", d.title or d.source, d.date or "",
                       str(d.pages), str(d.chunks), status)
     out.print(table)
+
+
+def print_answer(answer: Answer) -> None:
+    """An answer and its numbered references, as a reader checks them."""
+    console = out
+    console.print(answer.answer, markup=False, highlight=False)
+    if answer.refused and answer.searched:
+        return
+    if answer.citations:
+        console.print("\nReferences", style="bold")
+    for c in answer.citations:
+        where = f"p. {c.page}" + (f", {c.section}" if c.section else "")
+        mark = "" if c.verified else "  [not verified]"
+        console.print(f"[{c.n}] {c.title} ({where}){mark}", markup=False, highlight=False)
+        console.print(f"    \u201c{c.quote}\u201d", markup=False, highlight=False, style="italic")
+        console.print(f"    {c.source}", markup=False, highlight=False, style="dim")
+    if answer.unsupported:
+        console.print("\nRemoved as unsupported by the documents:", style="bold yellow")
+        for s in answer.unsupported:
+            console.print(f"  - {s}", markup=False, highlight=False)

@@ -12,7 +12,7 @@ import importlib.util
 from functools import cached_property
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 #: Folder holding the package checkout; the bundled corpus sits beside it.
@@ -70,6 +70,29 @@ class Settings(BaseSettings):
     ocr: bool = Field(True, description="OCR pages without a text layer when Tesseract is installed.")
     ocr_dpi: int = 300
     ocr_lang: str = "eng"
+
+    # --- retrieval and answering ------------------------------------------------
+    top_k: int = Field(5, description="Passages an answer may cite.")
+    candidates: int = Field(40, description="Chunks each retrieval channel (BM25, dense) contributes before reranking.")
+    reranker: str = Field(
+        "features",
+        description="Second-stage reranker: 'features' (packaged, calibrated), 'none' (plain fusion), "
+        "or the path of a sentence-transformers cross-encoder.",
+    )
+    backend: str = Field(
+        "extractive", description="Answer backend: 'extractive' (no LLM), 'openai' (any OpenAI-compatible API), 'local' (GGUF)."
+    )
+    llm_base_url: str = Field(
+        "http://127.0.0.1:8080/v1", description="OpenAI-compatible base URL (Ollama, vLLM, llama.cpp server, Azure)."
+    )
+    llm_api_key: SecretStr = Field(SecretStr(""), description="API key sent as a bearer token (or `api-key` for Azure).")
+    llm_model: str = Field("", description="Model (or Azure deployment) name for the OpenAI-compatible backend.")
+    llm_api_version: str = Field("", description="Azure OpenAI api-version; when set, Azure URL and header style are used.")
+    llm_timeout: float = Field(120.0, description="Seconds to wait for the model before giving up.")
+    llm_max_tokens: int = Field(400, description="Most tokens a generated answer may use.")
+    llm_temperature: float = 0.0
+    local_model: str = Field("", description="Path of a GGUF model; empty = the packaged SmolLM2-135M-Instruct.")
+    llm_threads: int = Field(2, description="CPU threads for the local model.")
 
     @cached_property
     def embed_model_path(self) -> str:

@@ -78,7 +78,7 @@ _CHUNK_COLUMNS = (
 )
 _FTS_TERM = re.compile(r"\w+", re.UNICODE)
 # Question words that carry no evidence: OR-ing them in lets them outweigh the one term that matters.
-_STOPWORDS = frozenset(
+STOPWORDS = frozenset(
     """a an and are as at be been by can could did do does for from had has have how i in is it its me my of on or
     our say said says should than that the their them there these they this to was we were what when where which who
     whom why will with would you your about into any all also""".split()
@@ -237,7 +237,7 @@ class Registry:
         are quoted so user text can never be read as FTS5 syntax.
         """
         words = [t.lower() for t in _FTS_TERM.findall(query)]
-        terms = list(dict.fromkeys(w for w in words if w not in _STOPWORDS and len(w) > 1)) or list(dict.fromkeys(words))
+        terms = list(dict.fromkeys(w for w in words if w not in STOPWORDS and len(w) > 1)) or list(dict.fromkeys(words))
         if not terms:
             return []
         match = " OR ".join('"' + t.replace('"', "") + '"' for t in terms)

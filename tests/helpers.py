@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import os
 import shutil
+import socket
+import subprocess
 from pathlib import Path
 
 from clerk.settings import Settings
@@ -30,7 +33,7 @@ def copy_corpus_files(dest: Path, rels: list[str]) -> list[Path]:
 
 
 def make_settings(tmp: Path, **kw: object) -> Settings:
-    return Settings(index=tmp / ".clerk", parse_workers=0, **kw)
+    return Settings(**{"index": tmp / ".clerk", "parse_workers": 0, **kw})
 
 
 def encrypted_copy(rel: str, dest: Path, user_password: str) -> Path:
@@ -42,3 +45,22 @@ def encrypted_copy(rel: str, dest: Path, user_password: str) -> Path:
     with dest.open("wb") as fh:
         writer.write(fh)
     return dest
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def stop_process(proc: subprocess.Popen) -> None:
+    proc.terminate()
+    try:
+        proc.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait(timeout=20)
+
+
+def server_env() -> dict[str, str]:
+    return {**os.environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "PYTHONUNBUFFERED": "1"}

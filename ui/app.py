@@ -1,37 +1,46 @@
-"""A plain Gradio chat over the index: each question shows the passages that match it, with page and section."""
+"""A Gradio chat over the index: streamed cited answers, with the quoted sources listed under each answer."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import gradio as gr
 
-from assistant.retrieve import Hit, HybridRetriever
+from assistant import Answer, Assistant
 from clerk.settings import Settings
 
 
-def format_hits(hits: list[Hit]) -> str:
-    if not hits:
-        return "Nothing in the indexed documents matches that question."
-    parts = []
-    for n, h in enumerate(hits, 1):
-        pages = f"p. {h.page_start}" if h.page_start == h.page_end else f"pp. {h.page_start}-{h.page_end}"
-        where = f" · {h.section}" if h.section else ""
-        excerpt = h.text if len(h.text) < 700 else h.text[:700].rsplit(" ", 1)[0] + " …"
-        quoted = "\n".join(f"> {line}" if line.strip() else ">" for line in excerpt.splitlines())
-        parts.append(f"**[{n}] {h.title}** ({h.council}, {pages}{where})  \n`{h.source}`\n\n{quoted}")
-    return "\n\n".join(parts)
+def format_answer(answer: Answer) -> str:
+    """Answer text, then each citation with its page, section and the quoted words."""
+    if answer.refused:
+        return answer.answer
+    parts = [answer.answer, ""]
+    for c in answer.citations:
+        where = f"p. {c.page}" + (f" · {c.section}" if c.section else "")
+        parts.append(f"**[{c.n}] {c.title}** ({where})  \n`{c.source}`\n\n> {c.quote}\n")
+    return "\n".join(parts)
 
 
 def build_app(settings: Settings) -> gr.Blocks:
-    retriever = HybridRetriever(settings)
+    assistant = Assistant(settings)
 
-    def respond(message: str, history: list) -> str:
-        return format_hits(retriever.retrieve(message, k=5))
+    def respond(message: str, history: list) -> Iterator[str]:
+        asked = [m["content"] for m in history if isinstance(m, dict) and m.get("role") == "user"]
+        shown = ""
+        for event in assistant.stream(message, history=[a for a in asked if isinstance(a, str)]):
+            if event.kind == "status":
+                yield f"_{event.text}…_"
+            elif event.kind == "delta":
+                shown += event.text
+                yield shown
+            elif event.kind == "final" and event.answer is not None:
+                yield format_answer(event.answer)
 
     return gr.ChatInterface(
         respond,
         title="clerk",
-        description="Ask about the indexed council documents. Each result names the document, page and section.",
-        examples=["What did the peer team say about governance and finance?", "What is the quorum of the Council?"],
+        description="Ask about the indexed council documents. Every answer cites the document, page and quoted words.",
+        examples=["What did the peer team say about the council's reserves?", "What is the quorum of the Council?"],
     )
 
 

@@ -1,0 +1,227 @@
+"""The assistant's Python API: retrieve, answer, stream. The CLI, the UI and the evals call only this.
+
+One :class:`Assistant` holds the loaded models and index handles for a
+process, so a batch of questions or a chat session pays the model load once.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from assistant.calibration import Calibration, load_calibration
+from assistant.cite import CitationBuilder, PageText
+from assistant.extractive import ExtractiveAnswerer, Scored, differing_figures
+from assistant.query import CouncilDirectory, Query, expand_abbreviations, rewrite_follow_up
+from assistant.refusal import refusal_features
+from assistant.rerank import CrossEncoderReranker, FeatureReranker, FusionOnly, Reranker, TermWeights
+from assistant.retrieve import Retriever
+from assistant.sentvec import SentenceVectors
+from assistant.types import Answer, Filters, Passage, StreamEvent
+from clerk.settings import Settings, get_settings
+from ingest.embed import Embedder
+from ingest.store import Store
+
+NOT_COVERED = "The indexed documents do not answer this."
+
+
+@dataclass
+class Retrieval:
+    """What retrieval found for one question."""
+
+    query: Query
+    passages: list[Passage]  # best first, reranked
+    vector: np.ndarray
+    timings_ms: dict[str, float] = field(default_factory=dict)
+
+
+class Assistant:
+    """Cited question answering over one clerk index."""
+
+    def __init__(
+        self,
+        settings: Settings | None = None,
+        store: Store | None = None,
+        embedder: Embedder | None = None,
+        calibration: Calibration | None = None,
+    ) -> None:
+        self.settings = settings or get_settings()
+        self.store = store or Store(self.settings)
+        self.embedder = embedder or Embedder(
+            self.settings.embed_model_path, self.settings.embed_batch_size, self.settings.embed_threads
+        )
+        self.calibration = calibration or load_calibration()
+        self.retriever = Retriever(
+            self.store, self.embedder, self.calibration.bm25_weight, self.calibration.dense_weight
+        )
+        self.sentence_vectors = SentenceVectors(self.embedder)
+        self.term_weights = TermWeights(self.store.registry.conn)
+        self.pages = PageText(self.store.registry)
+        self.reranker = self._make_reranker(self.settings.reranker)
+        self.extractive = ExtractiveAnswerer(self.sentence_vectors, self.term_weights)
+        self._generators: dict[str, object] = {}
+
+    def _make_reranker(self, kind: str) -> Reranker:
+        if kind == "none":
+            return FusionOnly()
+        if kind == "features":
+            return FeatureReranker(
+                self.sentence_vectors, self.term_weights, self.retriever.chunk_vectors, self.calibration.rerank_weights
+            )
+        return CrossEncoderReranker(kind)
+
+    def close(self) -> None:
+        self.store.close()
+
+    # --- understanding and retrieval ------------------------------------------------------
+    def directory(self) -> CouncilDirectory:
+        return CouncilDirectory.build((d.council or "", d.title or "") for d in self.retriever.documents())
+
+    def analyse(self, question: str, history: Sequence[str] = ()) -> Query:
+        """The standalone, expanded query and the councils it names."""
+        directory = self.directory()
+        text = rewrite_follow_up(question.strip(), list(history), directory)
+        known, unknown = directory.mentioned(text)
+        return Query(question=question, text=text, search_text=expand_abbreviations(text), councils=known,
+                     unknown_councils=unknown)
+
+    def retrieve(
+        self,
+        question: str,
+        filters: Filters | None = None,
+        k: int | None = None,
+        history: Sequence[str] = (),
+        mode: str = "hybrid",
+        reranker: Reranker | None = None,
+    ) -> Retrieval:
+        """Candidates from both channels within ``filters``, reranked, best first (``k`` kept)."""
+        t0 = time.perf_counter()
+        query = self.analyse(question, history)
+        passages, vector = self.retriever.candidates(query.search_text, self.settings.candidates, filters, mode)
+        t1 = time.perf_counter()
+        ranked = (reranker or self.reranker).rerank(query, passages, vector)
+        t2 = time.perf_counter()
+        if k is not None:
+            ranked = ranked[:k]
+        return Retrieval(query, ranked, vector, {"retrieve": (t1 - t0) * 1000, "rerank": (t2 - t1) * 1000})
+
+    def confidence(self, retrieval: Retrieval, scored: list[Scored]) -> float:
+        """Probability that the leading passages answer the question (the calibrated refusal model)."""
+        if not retrieval.passages:
+            return 0.0
+        feats = refusal_features(retrieval.query, retrieval.passages[: self.settings.top_k], scored, self.term_weights)
+        return self.calibration.answerable_probability(feats)
+
+    # --- answering ---------------------------------------------------------------------------
+    def ask(
+        self,
+        question: str,
+        filters: Filters | None = None,
+        k: int | None = None,
+        backend: str | None = None,
+        history: Sequence[str] = (),
+        id: str | None = None,
+    ) -> Answer:
+        """Answer ``question`` with citations, or refuse."""
+        final: Answer | None = None
+        for event in self.stream(question, filters, k, backend, history, id):
+            if event.kind == "final":
+                final = event.answer
+        assert final is not None
+        return final
+
+    def stream(
+        self,
+        question: str,
+        filters: Filters | None = None,
+        k: int | None = None,
+        backend: str | None = None,
+        history: Sequence[str] = (),
+        id: str | None = None,
+    ) -> Iterator[StreamEvent]:
+        """Status, the passages found, answer text as it is produced, then the final :class:`Answer`."""
+        t0 = time.perf_counter()
+        k = k or self.settings.top_k
+        backend = backend or self.settings.backend
+        yield StreamEvent("status", text="Searching the documents")
+        retrieval = self.retrieve(question, filters, None, history)
+        top = retrieval.passages[:k]
+        scored = self.extractive.score_sentences(retrieval.query, top, retrieval.vector)
+        confidence = self.confidence(retrieval, scored)
+        timings = dict(retrieval.timings_ms)
+        yield StreamEvent("passages", passages=top)
+
+        refusal = self._refusal(retrieval, confidence)
+        if refusal is not None:
+            answer = Answer(question=question, answer=refusal, refused=True, citations=[], backend=backend, id=id,
+                            query=retrieval.query.text, confidence=confidence,
+                            searched=_closest_documents(retrieval.passages))
+            yield StreamEvent("delta", text=refusal)
+        elif backend == "extractive":
+            answer = self._extractive(retrieval, scored, question, id, confidence)
+            yield StreamEvent("delta", text=answer.answer)
+        else:
+            from assistant.generate import GenerativeAnswerer
+
+            gen = self._generators.get(backend)
+            if gen is None:
+                gen = GenerativeAnswerer.from_settings(self.settings, backend, self.sentence_vectors)
+                self._generators[backend] = gen
+            answer = None
+            for event in gen.stream(retrieval.query, top, retrieval.vector, CitationBuilder(self.pages)):  # type: ignore[attr-defined]
+                if event.kind == "final":
+                    answer = event.answer
+                else:
+                    yield event
+            assert answer is not None
+            answer.id, answer.question, answer.query, answer.confidence = id, question, retrieval.query.text, confidence
+            if not answer.citations:  # nothing the model said survived checking: fall back to the passages
+                fallback = self._extractive(retrieval, scored, question, id, confidence)
+                fallback.backend = f"extractive (fallback: {answer.backend} gave no supported sentence)"
+                fallback.unsupported = answer.unsupported
+                answer = fallback
+        timings["answer"] = (time.perf_counter() - t0) * 1000 - sum(timings.values())
+        timings["total"] = (time.perf_counter() - t0) * 1000
+        answer.timings_ms = timings
+        yield StreamEvent("final", answer=answer)
+
+    def _refusal(self, retrieval: Retrieval, confidence: float) -> str | None:
+        query = retrieval.query
+        if query.unknown_councils and not query.councils:
+            held = sorted({d.council for d in self.retriever.documents() if d.council})
+            return (
+                f"The index holds no documents from {', '.join(query.unknown_councils)}, so it cannot answer this. "
+                f"Councils indexed: {', '.join(held)}."
+            )
+        if not retrieval.passages:
+            return f"{NOT_COVERED} No indexed document falls within the filters."
+        if confidence < self.calibration.refusal_threshold:
+            closest = "; ".join(_closest_documents(retrieval.passages))
+            return f"{NOT_COVERED} Closest documents searched: {closest}."
+        return None
+
+    def _extractive(
+        self, retrieval: Retrieval, scored: list[Scored], question: str, id: str | None, confidence: float
+    ) -> Answer:
+        evidence = self.extractive.select(scored, retrieval.query.councils)
+        builder = CitationBuilder(self.pages)
+        parts = [f"{ev.quote.strip()} [{builder.cite(ev)}]" for ev in evidence]
+        lead = "The documents differ: " if differing_figures(evidence, question) else ""
+        listed = len(evidence) > 2 and evidence[0].quote.rstrip().endswith(":")
+        text = (parts[0] + "\n" + "\n".join(f"- {p}" for p in parts[1:])) if listed else " ".join(parts)
+        return Answer(question=question, answer=lead + text, refused=False, citations=builder.citations,
+                      backend="extractive", id=id, query=retrieval.query.text, confidence=confidence)
+
+
+def _closest_documents(passages: list[Passage], n: int = 3) -> list[str]:
+    out: list[str] = []
+    for p in passages:
+        label = f"{p.title or p.source} ({p.source})"
+        if label not in out:
+            out.append(label)
+        if len(out) == n:
+            break
+    return out

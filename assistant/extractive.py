@@ -1,0 +1,124 @@
+"""The default answerer: chooses sentences from the retrieved passages; it cannot invent.
+
+Each candidate sentence is scored on closeness to the question (sentence
+vectors), the share of the question's weighted vocabulary it holds, the figures
+it shares with the question, and the rank of its passage. The best sentence is
+the answer; a close runner-up joins it when it adds something (another
+document, another part of a list), and a lead-in ending in a colon brings the
+list that follows. Every sentence keeps the citation of the passage it came from.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from assistant.cite import Evidence
+from assistant.query import Query
+from assistant.rerank import TermWeights
+from assistant.safety import is_instruction_like
+from assistant.sentvec import SentenceVectors
+from assistant.text import gives, numbers, terms, wanted_answer
+from assistant.types import Passage
+
+
+@dataclass
+class Scored:
+    evidence: Evidence
+    vector: np.ndarray
+    rank: int
+    position: int
+    cosine: float = 0.0
+
+
+class ExtractiveAnswerer:
+    """Sentence selection over the top passages."""
+
+    name = "extractive"
+
+    def __init__(
+        self,
+        sentence_vectors: SentenceVectors,
+        term_weights: TermWeights,
+        max_sentences: int = 3,
+        keep_ratio: float = 0.88,
+        list_items: int = 8,
+    ) -> None:
+        self.sentence_vectors = sentence_vectors
+        self.term_weights = term_weights
+        self.max_sentences = max_sentences
+        self.keep_ratio = keep_ratio
+        self.list_items = list_items
+
+    def score_sentences(self, query: Query, passages: list[Passage], query_vector: np.ndarray) -> list[Scored]:
+        """Every usable sentence of ``passages``, best first."""
+        q_terms = list(dict.fromkeys(terms(query.text)))
+        idf = {t: self.term_weights.idf(t) for t in q_terms}
+        total = sum(idf.values()) or 1.0
+        q_numbers = numbers(query.text)
+        kind = wanted_answer(query.text)
+        out: list[Scored] = []
+        for rank, (p, (spans, vecs)) in enumerate(zip(passages, self.sentence_vectors.get(passages), strict=True)):
+            prior = max(0.0, 1.0 - 0.15 * rank)
+            for pos, ((s, e), v) in enumerate(zip(spans, vecs, strict=True)):
+                text = p.text[s:e]
+                if len(text.split()) < 3 or is_instruction_like(text) or text.strip() == p.section.split(" > ")[-1]:
+                    continue
+                st = set(terms(text))
+                cover = sum(w for t, w in idf.items() if t in st) / total
+                num = len(q_numbers & numbers(text)) / len(q_numbers) if q_numbers else 0.0
+                cosine = float(v @ query_vector)
+                typed = 0.0 if kind is None else (0.2 if gives(kind, text) else -0.3)
+                score = cosine + 0.6 * cover + 0.3 * num + 0.25 * prior + typed
+                out.append(Scored(Evidence(p, s, e, score), v, rank, pos, cosine))
+        out.sort(key=lambda x: x.evidence.score, reverse=True)
+        return out
+
+    def select(self, scored: list[Scored], councils: set[str] | frozenset[str] = frozenset()) -> list[Evidence]:
+        """The sentences of the answer from :meth:`score_sentences`, in reading order (passage rank, then position).
+
+        When the question names several councils, each one's best sentence is
+        included (if it scores at least half the best), so a comparison is
+        answered from both sides.
+        """
+        if not scored:
+            return []
+        best = scored[0]
+        chosen = [best]
+        if len(councils) > 1:
+            for council in sorted(councils - {best.evidence.passage.council}):
+                own = next((c for c in scored if c.evidence.passage.council == council), None)
+                if own is not None and own.evidence.score >= 0.5 * best.evidence.score:
+                    chosen.append(own)
+        if best.evidence.quote.rstrip().endswith(":"):
+            chosen += self._list_after(best, scored)
+        else:
+            for cand in scored[1:]:
+                if cand in chosen:
+                    continue
+                if len(chosen) >= self.max_sentences or cand.evidence.score < self.keep_ratio * best.evidence.score:
+                    break
+                if any(float(cand.vector @ c.vector) > 0.85 for c in chosen):
+                    continue  # says the same thing again
+                chosen.append(cand)
+        chosen.sort(key=lambda c: (c.rank, c.position))
+        return [c.evidence for c in chosen]
+
+    def _list_after(self, lead: Scored, scored: list[Scored]) -> list[Scored]:
+        same = [c for c in scored if c.evidence.passage.chunk_id == lead.evidence.passage.chunk_id]
+        after = sorted((c for c in same if c.position > lead.position), key=lambda c: c.position)
+        return after[: self.list_items]
+
+
+def differing_figures(evidence: list[Evidence], question: str) -> bool:
+    """Do sentences from different documents give different figures for a figure question?"""
+    if wanted_answer(question) is None:
+        return False
+    by_doc: dict[str, set[str]] = {}
+    for ev in evidence:
+        found = numbers(ev.quote)
+        if found:
+            by_doc.setdefault(ev.passage.doc_id, set()).update(found)
+    sets = list(by_doc.values())
+    return len(sets) >= 2 and not set.intersection(*sets)

@@ -1,0 +1,82 @@
+"""Evidence that the retrieved passages answer the question, as features of a calibrated refusal model.
+
+A near miss is the hard case: the council is indexed and the words match,
+but the one thing asked (a year, a named adviser, a figure) is not there. So
+besides how close the best passage and sentence are, the model reads what is
+*missing*: the rarest question term no leading passage holds, and figures or
+years in the question that none of them contain.
+"""
+
+from __future__ import annotations
+
+import re
+
+from assistant.extractive import Scored
+from assistant.query import Query
+from assistant.rerank import TermWeights
+from assistant.text import gives, numbers, stem, terms, wanted_answer
+from assistant.types import Passage
+from ingest.registry import STOPWORDS
+
+_PROPER = re.compile(r"(?<![.?!]\s)(?<!^)\b([A-Z][a-zA-Z]+(?:\s+(?:of|and|for)?\s*[A-Z][a-zA-Z]+)*)")
+_GENERIC_PROPER = frozenset(
+    "council councils committee cabinet the lga what who how when which is does did are can and county district city "
+    "borough parish town community metropolitan".split()
+)
+
+
+def _entities(question: str, council_words: set[str]) -> list[str]:
+    """Capitalised names in the question that are not its first word, a council name or a generic word."""
+    out = []
+    for m in _PROPER.finditer(question):
+        words = [w for w in re.findall(r"[A-Za-z]+", m.group(1)) if w.lower() not in _GENERIC_PROPER]
+        words = [w for w in words if w.lower() not in council_words]
+        if words:
+            out.append(" ".join(words))
+    return out
+
+
+def refusal_features(
+    query: Query, passages: list[Passage], scored: list[Scored], term_weights: TermWeights, lead: int = 2
+) -> dict[str, float]:
+    """Features named in :data:`assistant.calibration.REFUSAL_FEATURES` for one question.
+
+    Absences are measured against the ``lead`` passages an answer would come
+    from, not all five: a term found only in the fifth passage is not evidence
+    that the first two answer the question.
+    """
+    if not passages:
+        return {}
+    top = passages[0]
+    q_terms = list(dict.fromkeys(terms(query.text)))
+    idf = {t: term_weights.idf(t) for t in q_terms}
+    held: set[str] = set()
+    held_text = ""
+    for p in passages[:lead]:
+        held |= set(terms(p.text)) | set(terms(f"{p.title} {p.section}"))
+        held_text += f" {p.title} {p.section} {p.text}"
+    absent = [idf[t] for t in q_terms if t not in held]
+    top_idf = max(idf.values(), default=1.0) or 1.0
+    q_numbers = numbers(query.text)
+    p_numbers = numbers(held_text)
+    best = scored[0] if scored else None
+    best_terms = set(terms(best.evidence.quote)) if best else set()
+    total = sum(idf.values()) or 1.0
+    council_words = {w for p in passages for w in re.findall(r"[a-z]+", p.council.lower())}
+    entities = _entities(query.text, council_words | {"north", "west", "leicestershire", "district", "county", "city"})
+    low = held_text.lower()
+    missing_entities = [e for e in entities if not all(stem(w) in held for w in e.split() if w.lower() not in STOPWORDS)
+                        and e.lower() not in low]
+    answer_text = " ".join(s.evidence.quote for s in scored[:2])
+    kind = wanted_answer(query.text)
+    wants = 0.0 if kind is None else (1.0 if gives(kind, answer_text) else -1.0)
+    return {
+        "score": top.score,
+        "sentence": float(best.cosine) if best else 0.0,
+        "sentence_coverage": sum(w for t, w in idf.items() if t in best_terms) / total,
+        "coverage": top.scores.get("f_coverage", 0.0),
+        "missing_rare": max(absent, default=0.0) / top_idf,
+        "numbers_missing": len(q_numbers - p_numbers) / len(q_numbers) if q_numbers else 0.0,
+        "missing_entities": len(missing_entities) / len(entities) if entities else 0.0,
+        "answer_type": wants,
+    }

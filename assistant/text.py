@@ -1,0 +1,122 @@
+"""Text features shared by the reranker, the answerer and the citation checker.
+
+Sentences come from the same splitter the chunker uses, so a quoted sentence
+is always a span of the chunk (and therefore of the cleaned page). Terms are
+Porter-stemmed like the FTS5 index, so "reserves" in a question meets
+"reserve" in a report.
+"""
+
+from __future__ import annotations
+
+import re
+from functools import lru_cache
+
+from nltk.stem import PorterStemmer
+
+from ingest.registry import STOPWORDS
+from ingest.structure import sentence_spans
+
+_LINE = re.compile(r"[^\n]+")
+_TERM = re.compile(r"[A-Za-z0-9£$%][A-Za-z0-9£$%'.,/-]*[A-Za-z0-9%]|[A-Za-z0-9]")
+#: Figures a reader checks: money, percentages, years, clause numbers, counts.
+_NUMBER = re.compile(r"£?\d[\d,]*(?:\.\d+)*(?:\s?(?:%|m|bn|k|million|billion|per cent))?", re.I)
+_STEMMER = PorterStemmer()
+#: Words common to nearly every council document carry no evidence on their own.
+_WEAK = frozenset("council councils document documents report say says said tell please".split())
+
+
+@lru_cache(maxsize=65536)
+def stem(word: str) -> str:
+    return _STEMMER.stem(word.lower())
+
+
+def terms(text: str) -> list[str]:
+    """Stemmed content terms of ``text``, in order, stopwords dropped."""
+    out = []
+    for raw in re.findall(r"[A-Za-z0-9]+", text):
+        w = raw.lower()
+        if w in STOPWORDS or w in _WEAK or len(w) < 2:
+            continue
+        out.append(stem(w))
+    return out
+
+
+def numbers(text: str) -> set[str]:
+    """Normalised figures in ``text``: "£30m" -> "30m", "2,209" -> "2209", "98 %" -> "98%"."""
+    found = set()
+    for m in _NUMBER.finditer(text):
+        v = m.group(0).lower().replace("£", "").replace(",", "").replace(" ", "")
+        v = v.replace("percent", "%").replace("million", "m").replace("billion", "bn").rstrip(".")
+        if v:
+            found.add(v)
+    return found
+
+
+def sentences(text: str) -> list[tuple[int, int]]:
+    """Sentence spans of a chunk: lines are split into sentences; table rows stay whole."""
+    spans: list[tuple[int, int]] = []
+    for line in _LINE.finditer(text):
+        for s, e in sentence_spans(text, line.start(), line.end()):
+            while s < e and text[s].isspace():
+                s += 1
+            if e - s >= 3:
+                spans.append((s, e))
+    return spans
+
+
+def normalise(text: str) -> str:
+    """Whitespace-insensitive form for locating a quote in a page."""
+    return re.sub(r"\s+", " ", text).strip()
+
+
+def locate(quote: str, page_text: str) -> tuple[int, int] | None:
+    """Offsets of ``quote`` in ``page_text``, tolerating whitespace differences; None if absent."""
+    i = page_text.find(quote)
+    if i >= 0:
+        return i, i + len(quote)
+    words = quote.split()
+    if not words:
+        return None
+    pattern = r"\s+".join(re.escape(w) for w in words)
+    m = re.search(pattern, page_text)
+    return (m.start(), m.end()) if m else None
+
+
+_WANTS_FIGURE = re.compile(
+    r"\bhow (much|many|long|often|large|big|far|soon)\b|\b(rate|percentage|proportion|amount|sum|figure|salary|fee|"
+    r"fees|cost|threshold|limit|precept|price|maximum|minimum|quorum)\b",
+    re.I,
+)
+_WANTS_DATE = re.compile(r"^\s*when\b|\b(what|which) (date|year|day|month)\b|\bby when\b", re.I)
+_FIGURE = re.compile(
+    r"[£$%]|\d|\b(one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|fifteen|twenty|thirty|fifty|hundred|"
+    r"half|quarter|third)\b",
+    re.I,
+)
+_DATE = re.compile(
+    r"\b(19|20)\d\d\b|\b(January|February|March|April|May|June|July|August|September|October|November|December)\b"
+)
+#: Dates, years and clause numbers: digits that are not the amount a figure question asks for.
+_DATE_LIKE = re.compile(
+    r"\b\d{1,2}(st|nd|rd|th)?\s+(January|February|March|April|May|June|July|August|September|October|November|"
+    r"December)(\s+\d{4})?|\b(19|20)\d\d(/\d\d|-\d\d)?\b|^\s*\(?\d+(\.\d+)*[.)]?\s|\b\d+(\.\d+)+\b",
+    re.I | re.M,
+)
+
+
+def wanted_answer(question: str) -> str | None:
+    """``"figure"`` or ``"date"`` when the question asks for one ("How many...", "When..."), else None."""
+    if _WANTS_FIGURE.search(question):
+        return "figure"
+    if _WANTS_DATE.search(question):
+        return "date"
+    return None
+
+
+def gives(kind: str | None, text: str) -> bool:
+    """Does ``text`` hold the kind of answer asked for? (A year or clause number is not a figure.)"""
+    if kind == "figure":
+        return bool(_FIGURE.search(_DATE_LIKE.sub(" ", text)))
+    if kind == "date":
+        return bool(_DATE.search(text))
+    return True

@@ -1,0 +1,129 @@
+"""The values that flow through the assistant: filters, passages, citations, answers, stream events.
+
+They are plain dataclasses so the CLI, the UI and the evals all read the same
+fields; :meth:`Answer.to_json` is the stable JSON contract of ``clerk ask --json``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any, Literal
+
+
+@dataclass(frozen=True)
+class Filters:
+    """Which documents a question may be answered from; empty fields do not restrict.
+
+    ``documents`` accepts document ids, source paths as given to ingest, paths
+    relative to the corpus, or bare file names ("ask this report").
+    Dates compare as ISO prefixes, so ``date_from="2025"`` keeps 2025-04 and
+    later; documents without a date are excluded whenever a date bound is set.
+    """
+
+    councils: tuple[str, ...] = ()
+    doc_types: tuple[str, ...] = ()
+    documents: tuple[str, ...] = ()
+    date_from: str | None = None
+    date_to: str | None = None
+
+    def is_empty(self) -> bool:
+        return not (self.councils or self.doc_types or self.documents or self.date_from or self.date_to)
+
+
+@dataclass
+class Passage:
+    """A retrieved chunk with its provenance and the scores that ranked it."""
+
+    chunk_id: str
+    doc_id: str
+    text: str
+    source: str
+    title: str
+    council: str
+    doc_type: str
+    date: str
+    page_start: int
+    page_end: int
+    section: str
+    char_start: int
+    char_end: int
+    score: float = 0.0
+    scores: dict[str, float] = field(default_factory=dict)
+
+    @classmethod
+    def from_row(cls, row: dict[str, Any]) -> Passage:
+        """Build from a registry chunk row."""
+        return cls(
+            chunk_id=row["id"], doc_id=row["doc_id"], text=row["text"], source=row["source"] or "",
+            title=row["title"] or "", council=row["council"] or "", doc_type=row["doc_type"] or "",
+            date=row["date"] or "", page_start=int(row["page_start"] or 1), page_end=int(row["page_end"] or 1),
+            section=row["section"] or "", char_start=int(row["char_start"] or 0), char_end=int(row["char_end"] or 0),
+        )
+
+
+@dataclass
+class Citation:
+    """One numbered reference: where the supporting words are and what they say."""
+
+    n: int
+    source: str
+    title: str
+    council: str
+    doc_type: str
+    page: int
+    section: str
+    quote: str
+    text: str
+    score: float
+    verified: bool
+    chunk_id: str = ""
+
+    def to_json(self) -> dict[str, Any]:
+        d = asdict(self)
+        d["score"] = round(float(self.score), 4)
+        return d
+
+
+@dataclass
+class Answer:
+    """An answer whose ``[n]`` markers point into ``citations``, or a refusal."""
+
+    question: str
+    answer: str
+    refused: bool
+    citations: list[Citation]
+    backend: str
+    id: str | None = None
+    timings_ms: dict[str, float] = field(default_factory=dict)
+    #: Documents searched when refusing, closest first (shown to the reader).
+    searched: list[str] = field(default_factory=list)
+    #: Sentences a generative backend wrote that the passages do not support.
+    unsupported: list[str] = field(default_factory=list)
+    #: The query actually searched (after abbreviation expansion and follow-up rewriting).
+    query: str = ""
+    confidence: float = 0.0
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "question": self.question,
+            "answer": self.answer,
+            "refused": self.refused,
+            "citations": [c.to_json() for c in self.citations],
+            "backend": self.backend,
+            "timings_ms": {k: round(v, 1) for k, v in self.timings_ms.items()},
+            "confidence": round(float(self.confidence), 4),
+            "query": self.query,
+            "searched": self.searched,
+            "unsupported": self.unsupported,
+        }
+
+
+@dataclass
+class StreamEvent:
+    """What :meth:`assistant.Assistant.stream` yields: status, text deltas, then the final answer."""
+
+    kind: Literal["status", "passages", "delta", "final"]
+    text: str = ""
+    passages: list[Passage] = field(default_factory=list)
+    answer: Answer | None = None

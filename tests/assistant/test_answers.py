@@ -1,0 +1,133 @@
+"""Cited answers on real corpus files: the right document, section and page; verbatim quotes; refusals."""
+
+from __future__ import annotations
+
+import re
+
+import jsonschema
+import pytest
+
+from assistant.schema import ANSWER_SCHEMA
+from assistant.text import normalise
+from assistant.types import Filters
+from ingest.clean import clean_pages
+from ingest.loaders import load_pages
+from tests.assistant.conftest import relative
+from tests.helpers import corpus_file
+
+pytestmark = pytest.mark.slow
+
+
+def cleaned_pages(rel: str, settings) -> dict[int, str]:
+    """The file's cleaned text per page, computed afresh (not read back from the index)."""
+    pages, _ = load_pages(corpus_file(rel), settings)
+    return {p.number: p.text for p in clean_pages(pages)}
+
+
+def assert_citations_checkable(answer, settings) -> None:
+    """Every [n] names a citation; every quote is verbatim on the cited page of the cleaned source."""
+    markers = {int(n) for n in re.findall(r"\[(\d+)\]", answer.answer)}
+    assert markers == {c.n for c in answer.citations}
+    for c in answer.citations:
+        page_text = cleaned_pages(relative(c.source), settings)[c.page]
+        assert normalise(c.quote) in normalise(page_text), (c.source, c.page, c.quote)
+        assert c.quote in c.text
+        assert c.verified
+
+
+def test_peer_review_lookup_cites_the_review_and_its_section(assistant, index_settings):
+    ans = assistant.ask("What did the peer team say about the council's reserves?", filters=Filters(councils=("nwldc",)))
+    assert not ans.refused
+    assert "£30m" in ans.answer
+    first = ans.citations[0]
+    assert relative(first.source) == "nwldc/lga-peer-challenge-progress-review-2025.txt"
+    assert "Governance" in first.section and "£30m" in first.quote
+    assert_citations_checkable(ans, index_settings)
+
+
+def test_page_specific_fact_in_a_constitution_pdf_cites_its_page(assistant, index_settings):
+    ans = assistant.ask("What mileage rate does Trafford Council pay councillors who use their own car?")
+    assert not ans.refused
+    hit = [c for c in ans.citations if "46.9p" in c.quote]
+    assert hit, ans.answer
+    assert relative(hit[0].source) == "trafford/trafford-constitution-part-6-members-allowances.pdf"
+    assert hit[0].page == 9
+    assert_citations_checkable(ans, index_settings)
+
+
+def test_question_about_a_council_not_indexed_is_refused(assistant):
+    ans = assistant.ask("What did the LGA peer team say about Leeds City Council's finances?")
+    assert ans.refused and ans.citations == []
+    assert "Leeds City Council" in ans.answer
+
+
+def test_question_the_documents_do_not_cover_is_refused_naming_what_was_searched(assistant):
+    ans = assistant.ask("What is the recipe for a Victoria sponge cake?")
+    assert ans.refused and ans.citations == []
+    assert ans.searched and "do not answer" in ans.answer
+
+
+def test_multi_document_question_cites_both_councils(assistant, index_settings):
+    ans = assistant.ask(
+        "Who is the LGA's main point of contact for both North West Leicestershire District Council and "
+        "Blaby District Council in their peer challenge progress reviews?"
+    )
+    assert not ans.refused
+    cited = {relative(c.source) for c in ans.citations}
+    assert {"nwldc/lga-peer-challenge-progress-review-2025.txt", "blaby/lga-peer-challenge-progress-review-2022.txt"} <= cited
+    assert "Mark Edgell" in ans.answer
+    assert_citations_checkable(ans, index_settings)
+
+
+def test_council_and_type_filters_are_applied_inside_retrieval(assistant):
+    r = assistant.retrieve("reserves", filters=Filters(councils=("kent-cc",)), k=10)
+    assert r.passages and {p.council for p in r.passages} == {"kent-cc"}
+    r = assistant.retrieve("reserves", filters=Filters(doc_types=("peer_review",)), k=10)
+    assert r.passages and {p.doc_type for p in r.passages} == {"peer_review"}
+    r = assistant.retrieve("reserves", filters=Filters(date_from="2025"), k=10)
+    assert r.passages and all(p.date >= "2025" for p in r.passages)
+
+
+def test_document_scope_answers_from_that_report_only(assistant):
+    ans = assistant.ask("What training do members receive?", filters=Filters(documents=("wvcc-financial-regulations-2017.pdf",)))
+    assert {relative(c.source) for c in ans.citations} <= {"wye-valley-cc/wvcc-financial-regulations-2017.pdf"}
+    ans = assistant.ask("Who must be present when tenders are opened?",
+                        filters=Filters(documents=("hertingfordbury-pc/hpc-standing-orders.pdf",)))
+    assert not ans.refused
+    assert {relative(c.source) for c in ans.citations} == {"hertingfordbury-pc/hpc-standing-orders.pdf"}
+
+
+def test_a_filter_that_matches_nothing_is_an_error_naming_it(assistant):
+    with pytest.raises(ValueError, match="no-such-council"):
+        assistant.ask("anything", filters=Filters(councils=("no-such-council",)))
+    with pytest.raises(ValueError, match="missing.pdf"):
+        assistant.ask("anything", filters=Filters(documents=("missing.pdf",)))
+
+
+def test_abbreviations_are_expanded(assistant):
+    q = assistant.analyse("What does the CPC say about the MTFS?")
+    assert "corporate peer challenge" in q.search_text and "medium term financial strategy" in q.search_text
+
+
+def test_follow_up_question_is_rewritten_with_the_conversation(assistant):
+    first = "What did the peer team say about North West Leicestershire District Council's reserves?"
+    q = assistant.analyse("And what about Blaby?", history=[first])
+    assert q.councils == {"blaby"} and "reserves" in q.text
+    ans = assistant.ask("And what about Blaby?", history=[first])
+    assert ans.refused or {c.council for c in ans.citations} == {"blaby"}
+
+
+def test_stream_yields_status_passages_text_then_the_final_answer(assistant):
+    events = list(assistant.stream("How many councillors does Trafford Council have?"))
+    kinds = [e.kind for e in events]
+    assert kinds[0] == "status" and kinds[1] == "passages" and kinds[-1] == "final"
+    final = events[-1].answer
+    assert "".join(e.text for e in events if e.kind == "delta") == final.answer
+    assert "63" in final.answer
+
+
+def test_json_answer_validates_against_the_documented_schema(assistant):
+    for q in ("How big a general reserve is Kent County Council aiming to keep?", "Who runs Leeds City Council?"):
+        data = assistant.ask(q, id="q1").to_json()
+        jsonschema.validate(data, ANSWER_SCHEMA)
+        assert data["id"] == "q1" and data["question"] == q
