@@ -21,6 +21,7 @@ from assistant.safety import is_instruction_like
 from assistant.sentvec import SentenceVectors
 from assistant.text import gives, numbers, terms, wanted_answer
 from assistant.types import Passage
+from ingest.structure import is_all_caps
 
 
 @dataclass
@@ -53,18 +54,20 @@ class ExtractiveAnswerer:
 
     def score_sentences(self, query: Query, passages: list[Passage], query_vector: np.ndarray) -> list[Scored]:
         """Every usable sentence of ``passages``, best first."""
-        q_terms = list(dict.fromkeys(terms(query.text)))
+        q_terms = list(dict.fromkeys(terms(query.focus)))
         idf = {t: self.term_weights.idf(t) for t in q_terms}
         total = sum(idf.values()) or 1.0
-        q_numbers = numbers(query.text)
+        q_numbers = numbers(query.focus)
         kind = wanted_answer(query.text)
         out: list[Scored] = []
         for rank, (p, (spans, vecs)) in enumerate(zip(passages, self.sentence_vectors.get(passages), strict=True)):
             prior = max(0.0, 1.0 - 0.15 * rank)
             for pos, ((s, e), v) in enumerate(zip(spans, vecs, strict=True)):
                 text = p.text[s:e]
-                if len(text.split()) < 3 or is_instruction_like(text) or text.strip() == p.section.split(" > ")[-1]:
-                    continue
+                if len(text.split()) < 3 or is_instruction_like(text) or is_all_caps(text) or (
+                    text.strip() == p.section.split(" > ")[-1]
+                ):
+                    continue  # too short, an instruction to an AI, or a heading
                 st = set(terms(text))
                 cover = sum(w for t, w in idf.items() if t in st) / total
                 num = len(q_numbers & numbers(text)) / len(q_numbers) if q_numbers else 0.0

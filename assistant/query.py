@@ -124,6 +124,13 @@ class CouncilDirectory:
         if len(alias) >= 3:
             self.aliases.setdefault(alias, set()).add(council)
 
+    def without_names(self, text: str) -> str:
+        """``text`` with every council name the index knows (and "X District Council" phrases) removed."""
+        out = _COUNCIL_PHRASE.sub(" ", text)
+        for alias in sorted(self.aliases, key=len, reverse=True):
+            out = re.sub(rf"\b{re.escape(alias)}(?:'s|’s)?\b", " ", out, flags=re.I)
+        return re.sub(r"\s+", " ", out).strip()
+
     def mentioned(self, text: str) -> tuple[set[str], list[str]]:
         """Councils of the index named in ``text``, and named councils the index does not hold."""
         low = " " + re.sub(r"[^\w&]+", " ", text.lower()) + " "
@@ -169,6 +176,13 @@ class Query:
     search_text: str  # text plus expansions, for BM25 and the embedder
     councils: set[str] = field(default_factory=set)
     unknown_councils: list[str] = field(default_factory=list)
+    #: The question without the names of the councils it is about: what evidence must hold.
+    #: A council's name is scope (the reranker's council feature), and counting it as content
+    #: makes a title line ("NORTH WEST LEICESTERSHIRE DISTRICT COUNCIL CABINET") look like an answer.
+    focus: str = ""
+
+    def __post_init__(self) -> None:
+        self.focus = self.focus or self.text
 
 
 def expand_abbreviations(text: str) -> str:

@@ -48,7 +48,7 @@ def refusal_features(
     if not passages:
         return {}
     top = passages[0]
-    q_terms = list(dict.fromkeys(terms(query.text)))
+    q_terms = list(dict.fromkeys(terms(query.focus)))
     idf = {t: term_weights.idf(t) for t in q_terms}
     held: set[str] = set()
     held_text = ""
@@ -57,7 +57,7 @@ def refusal_features(
         held_text += f" {p.title} {p.section} {p.text}"
     absent = [idf[t] for t in q_terms if t not in held]
     top_idf = max(idf.values(), default=1.0) or 1.0
-    q_numbers = numbers(query.text)
+    q_numbers = numbers(query.focus)
     p_numbers = numbers(held_text)
     best = scored[0] if scored else None
     best_terms = set(terms(best.evidence.quote)) if best else set()

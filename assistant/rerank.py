@@ -99,10 +99,10 @@ class FeatureReranker:
         the one feature that costs a model pass per sentence, so the cascade in
         :meth:`rerank` computes it for the leading passages only.
         """
-        q_terms = list(dict.fromkeys(terms(query.text)))
+        q_terms = list(dict.fromkeys(terms(query.focus)))
         idf = {t: self.term_weights.idf(t) for t in q_terms}
         total_idf = sum(idf.values()) or 1.0
-        q_numbers = numbers(query.text)
+        q_numbers = numbers(query.focus)
         max_rrf = max((p.scores.get("rrf", 0.0) for p in passages), default=1.0) or 1.0
         max_bm25 = max((p.scores.get("bm25", 0.0) for p in passages), default=1.0) or 1.0
         missing = [p.chunk_id for p in passages if "dense" not in p.scores]
