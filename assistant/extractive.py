@@ -19,7 +19,7 @@ from assistant.query import Query
 from assistant.rerank import TermWeights
 from assistant.safety import is_instruction_like
 from assistant.sentvec import SentenceVectors
-from assistant.text import gives, numbers, terms, wanted_answer
+from assistant.text import figures, gives, terms, wanted_answer
 from assistant.types import Passage
 from ingest.structure import is_all_caps
 
@@ -54,10 +54,7 @@ class ExtractiveAnswerer:
 
     def score_sentences(self, query: Query, passages: list[Passage], query_vector: np.ndarray) -> list[Scored]:
         """Every usable sentence of ``passages``, best first."""
-        q_terms = list(dict.fromkeys(terms(query.focus)))
-        idf = {t: self.term_weights.idf(t) for t in q_terms}
-        total = sum(idf.values()) or 1.0
-        q_numbers = numbers(query.focus)
+        q = self.term_weights.of(query.focus)
         kind = wanted_answer(query.text)
         out: list[Scored] = []
         for rank, (p, (spans, vecs)) in enumerate(zip(passages, self.sentence_vectors.get(passages), strict=True)):
@@ -68,9 +65,8 @@ class ExtractiveAnswerer:
                     text.strip() == p.section.split(" > ")[-1]
                 ):
                     continue  # too short, an instruction to an AI, or a heading
-                st = set(terms(text))
-                cover = sum(w for t, w in idf.items() if t in st) / total
-                num = len(q_numbers & numbers(text)) / len(q_numbers) if q_numbers else 0.0
+                cover = q.coverage(set(terms(text)))
+                num = q.number_share(text)
                 cosine = float(v @ query_vector)
                 typed = 0.0 if kind is None else (0.2 if gives(kind, text) else -0.3)
                 score = cosine + 0.6 * cover + 0.3 * num + 0.25 * prior + typed
@@ -79,7 +75,7 @@ class ExtractiveAnswerer:
         return out
 
     def select(self, scored: list[Scored], councils: set[str] | frozenset[str] = frozenset()) -> list[Evidence]:
-        """The sentences of the answer from :meth:`score_sentences`, in reading order (passage rank, then position).
+        """The sentences of the answer from :meth:`score_sentences`: the best first, the rest in reading order.
 
         When the question names several councils, each one's best sentence is
         included (if it scores at least half the best), so a comparison is
@@ -105,8 +101,9 @@ class ExtractiveAnswerer:
                 if any(float(cand.vector @ c.vector) > 0.85 for c in chosen):
                     continue  # says the same thing again
                 chosen.append(cand)
-        chosen.sort(key=lambda c: (c.rank, c.position))
-        return [c.evidence for c in chosen]
+        # The best sentence leads (it is the answer); what it brings follows in reading order.
+        rest = sorted(chosen[1:], key=lambda c: (c.rank, c.position))
+        return [c.evidence for c in [chosen[0], *rest]]
 
     def _list_after(self, lead: Scored, scored: list[Scored]) -> list[Scored]:
         same = [c for c in scored if c.evidence.passage.chunk_id == lead.evidence.passage.chunk_id]
@@ -120,7 +117,7 @@ def differing_figures(evidence: list[Evidence], question: str) -> bool:
         return False
     by_doc: dict[str, set[str]] = {}
     for ev in evidence:
-        found = numbers(ev.quote)
+        found = figures(ev.quote)
         if found:
             by_doc.setdefault(ev.passage.doc_id, set()).update(found)
     sets = list(by_doc.values())

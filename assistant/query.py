@@ -79,6 +79,8 @@ _COUNCIL_PHRASE = re.compile(
     r"((?:City|County|District|Borough|Metropolitan Borough|Parish|Town|Community)\s+)?Council\b"
     r"|\b(?:London\s+)?Borough\s+of\s+((?:[A-Z][\w'’-]*\s*){1,3})"
 )
+#: "according to the LGA's 2025 progress review": names where to look, not what to find.
+_SOURCE_CLAUSE = re.compile(r",?\s*\baccording to\b[^?.;,]*", re.I)
 _WORD = re.compile(r"[A-Za-z][A-Za-z'’]+")
 _FOLLOW_UP_START = re.compile(
     r"^(and|also|what about|how about|and what|same for|what of|why|how so|is that|are they|does it|did they|"
@@ -125,8 +127,8 @@ class CouncilDirectory:
             self.aliases.setdefault(alias, set()).add(council)
 
     def without_names(self, text: str) -> str:
-        """``text`` with every council name the index knows (and "X District Council" phrases) removed."""
-        out = _COUNCIL_PHRASE.sub(" ", text)
+        """``text`` without council names (known ones and "X District Council" phrases) or "according to ..." clauses."""
+        out = _SOURCE_CLAUSE.sub(" ", _COUNCIL_PHRASE.sub(" ", text))
         for alias in sorted(self.aliases, key=len, reverse=True):
             out = re.sub(rf"\b{re.escape(alias)}(?:'s|’s)?\b", " ", out, flags=re.I)
         return re.sub(r"\s+", " ", out).strip()

@@ -25,12 +25,11 @@ _GENERIC_PROPER = frozenset(
 )
 
 
-def _entities(question: str, council_words: set[str]) -> list[str]:
-    """Capitalised names in the question that are not its first word, a council name or a generic word."""
+def _entities(question: str) -> list[str]:
+    """Capitalised names in the question (its focus: council names already removed), bar the first word."""
     out = []
     for m in _PROPER.finditer(question):
         words = [w for w in re.findall(r"[A-Za-z]+", m.group(1)) if w.lower() not in _GENERIC_PROPER]
-        words = [w for w in words if w.lower() not in council_words]
         if words:
             out.append(" ".join(words))
     return out
@@ -48,22 +47,17 @@ def refusal_features(
     if not passages:
         return {}
     top = passages[0]
-    q_terms = list(dict.fromkeys(terms(query.focus)))
-    idf = {t: term_weights.idf(t) for t in q_terms}
+    q = term_weights.of(query.focus)
     held: set[str] = set()
     held_text = ""
     for p in passages[:lead]:
         held |= set(terms(p.text)) | set(terms(f"{p.title} {p.section}"))
         held_text += f" {p.title} {p.section} {p.text}"
-    absent = [idf[t] for t in q_terms if t not in held]
-    top_idf = max(idf.values(), default=1.0) or 1.0
-    q_numbers = numbers(query.focus)
-    p_numbers = numbers(held_text)
+    absent = [w for t, w in q.idf.items() if t not in held]
+    top_idf = max(q.idf.values(), default=1.0) or 1.0
     best = scored[0] if scored else None
     best_terms = set(terms(best.evidence.quote)) if best else set()
-    total = sum(idf.values()) or 1.0
-    council_words = {w for p in passages for w in re.findall(r"[a-z]+", p.council.lower())}
-    entities = _entities(query.text, council_words | {"north", "west", "leicestershire", "district", "county", "city"})
+    entities = _entities(query.focus)
     low = held_text.lower()
     missing_entities = [e for e in entities if not all(stem(w) in held for w in e.split() if w.lower() not in STOPWORDS)
                         and e.lower() not in low]
@@ -73,10 +67,10 @@ def refusal_features(
     return {
         "score": top.score,
         "sentence": float(best.cosine) if best else 0.0,
-        "sentence_coverage": sum(w for t, w in idf.items() if t in best_terms) / total,
+        "sentence_coverage": q.coverage(best_terms),
         "coverage": top.scores.get("f_coverage", 0.0),
         "missing_rare": max(absent, default=0.0) / top_idf,
-        "numbers_missing": len(q_numbers - p_numbers) / len(q_numbers) if q_numbers else 0.0,
+        "numbers_missing": len(q.numbers - numbers(held_text)) / len(q.numbers) if q.numbers else 0.0,
         "missing_entities": len(missing_entities) / len(entities) if entities else 0.0,
         "answer_type": wants,
     }

@@ -18,6 +18,7 @@ from __future__ import annotations
 import math
 import sqlite3
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from functools import lru_cache
 from typing import Protocol
 
@@ -59,6 +60,10 @@ class TermWeights:
         self.total = max(1, conn.execute("SELECT count(*) FROM chunks").fetchone()[0])
         self.idf = lru_cache(maxsize=50000)(self._idf)
 
+    def of(self, text: str) -> QueryTerms:
+        """The weighted terms and figures of a question's focus."""
+        return QueryTerms({t: self.idf(t) for t in dict.fromkeys(terms(text))}, numbers(text))
+
     def _idf(self, term: str) -> float:
         try:
             df = self.conn.execute(
@@ -67,6 +72,26 @@ class TermWeights:
         except sqlite3.OperationalError:
             df = 0
         return math.log(1 + (self.total - df + 0.5) / (df + 0.5))
+
+
+@dataclass
+class QueryTerms:
+    """A question's weighted vocabulary and figures: what coverage of a text is measured against."""
+
+    idf: dict[str, float]
+    numbers: set[str]
+
+    @property
+    def total(self) -> float:
+        return sum(self.idf.values()) or 1.0
+
+    def coverage(self, text_terms: set[str]) -> float:
+        """IDF-weighted share of the question's terms present in ``text_terms``."""
+        return sum(w for t, w in self.idf.items() if t in text_terms) / self.total
+
+    def number_share(self, text: str) -> float:
+        """Share of the question's figures that ``text`` states (0 when it asks none)."""
+        return len(self.numbers & numbers(text)) / len(self.numbers) if self.numbers else 0.0
 
 
 class FeatureReranker:
@@ -99,10 +124,7 @@ class FeatureReranker:
         the one feature that costs a model pass per sentence, so the cascade in
         :meth:`rerank` computes it for the leading passages only.
         """
-        q_terms = list(dict.fromkeys(terms(query.focus)))
-        idf = {t: self.term_weights.idf(t) for t in q_terms}
-        total_idf = sum(idf.values()) or 1.0
-        q_numbers = numbers(query.focus)
+        q = self.term_weights.of(query.focus)
         max_rrf = max((p.scores.get("rrf", 0.0) for p in passages), default=1.0) or 1.0
         max_bm25 = max((p.scores.get("bm25", 0.0) for p in passages), default=1.0) or 1.0
         missing = [p.chunk_id for p in passages if "dense" not in p.scores]
@@ -113,11 +135,7 @@ class FeatureReranker:
                 p.scores["dense"] = float(stored[p.chunk_id] @ query_vector)
             p_terms = set(terms(p.text))
             head_terms = set(terms(f"{p.title} {p.section}"))
-            sentence_cover = 0.0
-            for s, e in sentences(p.text):
-                st = set(terms(p.text[s:e]))
-                sentence_cover = max(sentence_cover, sum(w for t, w in idf.items() if t in st) / total_idf)
-            p_numbers = numbers(p.text) if q_numbers else set()
+            sentence_cover = max((q.coverage(set(terms(p.text[s:e]))) for s, e in sentences(p.text)), default=0.0)
             council = 0.0
             if query.councils:
                 council = 1.0 if p.council in query.councils else -1.0
@@ -126,10 +144,10 @@ class FeatureReranker:
                 max(0.0, p.scores.get("bm25", 0.0)) / max_bm25,
                 p.scores.get("dense", 0.0),
                 0.0,
-                sum(w for t, w in idf.items() if t in p_terms) / total_idf,
+                q.coverage(p_terms),
                 sentence_cover,
-                len(q_numbers & p_numbers) / len(q_numbers) if q_numbers else 0.0,
-                sum(w for t, w in idf.items() if t in head_terms) / total_idf,
+                q.number_share(p.text),
+                q.coverage(head_terms),
                 council,
             )
         if with_sentences:

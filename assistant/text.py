@@ -52,6 +52,16 @@ def numbers(text: str) -> set[str]:
     return found
 
 
+_CLAUSE_NUMBER = re.compile(
+    r"^\s*\(?\d+(?:\.\d+)*[.)]?\s|\b\d+(?:\.\d+)+\b(?!\s*(?:%|per cent|m\b|bn\b|million|billion))", re.M | re.I
+)
+
+
+def figures(text: str) -> set[str]:
+    """:func:`numbers` without clause and paragraph numbers ("12.8 Reserves are..."), which state nothing."""
+    return numbers(_CLAUSE_NUMBER.sub(" ", text))
+
+
 def sentences(text: str) -> list[tuple[int, int]]:
     """Sentence spans of a chunk: lines are split into sentences; table rows stay whole."""
     spans: list[tuple[int, int]] = []
@@ -98,7 +108,7 @@ _DATE = re.compile(
 )
 #: Dates, years and clause numbers: digits that are not the amount a figure question asks for.
 _DATE_LIKE = re.compile(
-    r"\b\d{1,2}(st|nd|rd|th)?\s+(January|February|March|April|May|June|July|August|September|October|November|"
+    r"\b\d{1,2}(st|nd|rd|th)?(\s*[-–]\s*\d{1,2}(st|nd|rd|th)?)?\s+(January|February|March|April|May|June|July|August|September|October|November|"
     r"December)(\s+\d{4})?|\b(19|20)\d\d(/\d\d|-\d\d)?\b|^\s*\(?\d+(\.\d+)*[.)]?\s|\b\d+(\.\d+)+\b",
     re.I | re.M,
 )

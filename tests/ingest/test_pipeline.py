@@ -76,6 +76,9 @@ def test_reingest_is_idempotent_and_changes_replace(tmp_path, corpus, embedder):
     assert ing.store.registry.by_id(pruned_id) is None and not ing.store.registry.chunk_ids(pruned_id)
     ids, vectors = _state(ing.store)
     assert ids == vectors and ids
+    # the lexical index moved with them: every BM25 hit is a live chunk with a vector
+    hits = {cid for cid, _ in ing.store.registry.lexical_search("council budget report meeting", 500)}
+    assert hits and hits <= ids
 
 
 def _src(path: Path) -> str:
