@@ -43,9 +43,6 @@ class PageText:
             self._pages[doc_id] = {p.number: p for p in self.registry.pages(doc_id)}
         return self._pages[doc_id]
 
-    def clear(self) -> None:
-        self._pages.clear()
-
     def page_of(self, passage: Passage, offset: int) -> int:
         """Page number holding ``passage.text[offset]``."""
         pages = self.pages(passage.doc_id)

@@ -15,6 +15,7 @@ import numpy as np
 from assistant.calibration import Calibration, load_calibration
 from assistant.cite import CitationBuilder, PageText
 from assistant.extractive import ExtractiveAnswerer, Scored, differing_figures
+from assistant.generate import GenerativeAnswerer
 from assistant.query import CouncilDirectory, Query, expand_abbreviations, rewrite_follow_up
 from assistant.refusal import refusal_features
 from assistant.rerank import CrossEncoderReranker, FeatureReranker, FusionOnly, Reranker, TermWeights
@@ -62,7 +63,7 @@ class Assistant:
         self.pages = PageText(self.store.registry)
         self.reranker = self._make_reranker(self.settings.reranker)
         self.extractive = ExtractiveAnswerer(self.sentence_vectors, self.term_weights)
-        self._generators: dict[str, object] = {}
+        self._generators: dict[str, GenerativeAnswerer] = {}
 
     def _make_reranker(self, kind: str) -> Reranker:
         if kind == "none":
@@ -164,14 +165,12 @@ class Assistant:
             answer = self._extractive(retrieval, scored, question, id, confidence)
             yield StreamEvent("delta", text=answer.answer)
         else:
-            from assistant.generate import GenerativeAnswerer
-
             gen = self._generators.get(backend)
             if gen is None:
                 gen = GenerativeAnswerer.from_settings(self.settings, backend, self.sentence_vectors)
                 self._generators[backend] = gen
             answer = None
-            for event in gen.stream(retrieval.query, top, retrieval.vector, CitationBuilder(self.pages)):  # type: ignore[attr-defined]
+            for event in gen.stream(retrieval.query, top, retrieval.vector, CitationBuilder(self.pages)):
                 if event.kind == "final":
                     answer = event.answer
                 else:
@@ -206,7 +205,7 @@ class Assistant:
     def _extractive(
         self, retrieval: Retrieval, scored: list[Scored], question: str, id: str | None, confidence: float
     ) -> Answer:
-        evidence = self.extractive.select(scored, retrieval.query.councils)
+        evidence = self.extractive.select(scored, retrieval.query)
         builder = CitationBuilder(self.pages)
         parts = [f"{ev.quote.strip()} [{builder.cite(ev)}]" for ev in evidence]
         lead = "The documents differ: " if differing_figures(evidence, question) else ""

@@ -74,13 +74,17 @@ class ExtractiveAnswerer:
         out.sort(key=lambda x: x.evidence.score, reverse=True)
         return out
 
-    def select(self, scored: list[Scored], councils: set[str] | frozenset[str] = frozenset()) -> list[Evidence]:
+    def select(self, scored: list[Scored], query: Query) -> list[Evidence]:
         """The sentences of the answer from :meth:`score_sentences`: the best first, the rest in reading order.
 
         When the question names several councils, each one's best sentence is
         included (if it scores at least half the best), so a comparison is
-        answered from both sides.
+        answered from both sides. For a figure or date question, a close sentence
+        from another document that gives a different figure is a disagreement,
+        not a repetition: it is kept so the reader sees both.
         """
+        councils = query.councils
+        kind = wanted_answer(query.text)
         if not scored:
             return []
         best = scored[0]
@@ -98,7 +102,9 @@ class ExtractiveAnswerer:
                     continue
                 if len(chosen) >= self.max_sentences or cand.evidence.score < self.keep_ratio * best.evidence.score:
                     break
-                if any(float(cand.vector @ c.vector) > 0.85 for c in chosen):
+                if any(float(cand.vector @ c.vector) > 0.85 for c in chosen) and not (
+                    kind and _disagrees(cand, chosen)
+                ):
                     continue  # says the same thing again
                 chosen.append(cand)
         # The best sentence leads (it is the answer); what it brings follows in reading order.
@@ -109,6 +115,15 @@ class ExtractiveAnswerer:
         same = [c for c in scored if c.evidence.passage.chunk_id == lead.evidence.passage.chunk_id]
         after = sorted((c for c in same if c.position > lead.position), key=lambda c: c.position)
         return after[: self.list_items]
+
+
+def _disagrees(cand: Scored, chosen: list[Scored]) -> bool:
+    """Does ``cand`` give different figures from every chosen sentence of another document?"""
+    mine = figures(cand.evidence.quote)
+    others = [c for c in chosen if c.evidence.passage.doc_id != cand.evidence.passage.doc_id]
+    return bool(mine) and bool(others) and all(
+        figures(c.evidence.quote) and not (figures(c.evidence.quote) & mine) for c in others
+    )
 
 
 def differing_figures(evidence: list[Evidence], question: str) -> bool:

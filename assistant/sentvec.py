@@ -26,6 +26,10 @@ class SentenceVectors:
         self.capacity = capacity
         self._cache: OrderedDict[str, tuple[list[tuple[int, int]], np.ndarray]] = OrderedDict()
 
+    def clear(self) -> None:
+        """Forget every cached sentence vector (benchmarks time cold answers this way)."""
+        self._cache.clear()
+
     def get(self, passages: Sequence[Passage]) -> list[tuple[list[tuple[int, int]], np.ndarray]]:
         """Spans and unit vectors of each passage's sentences, embedding the missing ones in one batch."""
         missing = [p for p in passages if p.chunk_id not in self._cache]
