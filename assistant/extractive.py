@@ -59,6 +59,8 @@ class ExtractiveAnswerer:
         out: list[Scored] = []
         for rank, (p, (spans, vecs)) in enumerate(zip(passages, self.sentence_vectors.get(passages), strict=True)):
             prior = max(0.0, 1.0 - 0.15 * rank)
+            # A question about named councils is answered from their documents first.
+            scope = -0.5 if query.councils and p.council not in query.councils else 0.0
             for pos, ((s, e), v) in enumerate(zip(spans, vecs, strict=True)):
                 text = p.text[s:e]
                 if len(text.split()) < 3 or is_instruction_like(text) or is_all_caps(text) or (
@@ -69,7 +71,7 @@ class ExtractiveAnswerer:
                 num = q.number_share(text)
                 cosine = float(v @ query_vector)
                 typed = 0.0 if kind is None else (0.2 if gives(kind, text) else -0.3)
-                score = cosine + 0.6 * cover + 0.3 * num + 0.25 * prior + typed
+                score = cosine + 0.6 * cover + 0.3 * num + 0.25 * prior + typed + scope
                 out.append(Scored(Evidence(p, s, e, score), v, rank, pos, cosine))
         out.sort(key=lambda x: x.evidence.score, reverse=True)
         return out

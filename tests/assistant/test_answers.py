@@ -131,3 +131,10 @@ def test_json_answer_validates_against_the_documented_schema(assistant):
         data = assistant.ask(q, id="q1").to_json()
         jsonschema.validate(data, ANSWER_SCHEMA)
         assert data["id"] == "q1" and data["question"] == q
+
+
+def test_a_question_about_one_council_is_answered_from_its_documents(assistant):
+    # Both peer reviews name the same LGA adviser in the same words; Blaby's must be the one cited.
+    ans = assistant.ask("Who is the LGA's main point of contact for Blaby District Council?")
+    assert not ans.refused and "Mark Edgell" in ans.answer
+    assert {c.council for c in ans.citations} == {"blaby"}
