@@ -6,6 +6,8 @@ import os
 import shutil
 import socket
 import subprocess
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from clerk.settings import Settings
@@ -64,3 +66,25 @@ def stop_process(proc: subprocess.Popen) -> None:
 
 def server_env() -> dict[str, str]:
     return {**os.environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "PYTHONUNBUFFERED": "1"}
+
+
+@contextmanager
+def planted_assistant(tmp: Path, embedder, texts: dict[str, str], corpus_files: tuple[str, ...] = ()) -> Iterator:
+    """An Assistant over written test documents (``{relative path: text}``) plus real corpus files."""
+    from assistant import Assistant
+    from ingest.pipeline import Ingester
+
+    paths = []
+    for rel, text in texts.items():
+        path = tmp / "docs" / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text, encoding="utf-8")
+        paths.append(path)
+    settings = make_settings(tmp)
+    report = Ingester(settings, embedder=embedder).run(paths + [corpus_file(f) for f in corpus_files])
+    assert report.ok and report.count("indexed") == len(paths) + len(corpus_files), report.results
+    a = Assistant(settings, embedder=embedder)
+    try:
+        yield a
+    finally:
+        a.close()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.helpers import make_settings
+from tests.helpers import planted_assistant
 
 pytestmark = pytest.mark.slow
 
@@ -24,19 +24,9 @@ The peer team recommends a refreshed reserves strategy.
 
 @pytest.fixture(scope="module")
 def riverside(tmp_path_factory, embedder):
-    from assistant import Assistant
-    from ingest.pipeline import Ingester
-
-    tmp = tmp_path_factory.mktemp("conflict")
-    folder = tmp / "riverside"
-    folder.mkdir()
-    (folder / "riverside-mtfp-2024.txt").write_text(PLAN, encoding="utf-8")
-    (folder / "riverside-peer-challenge.txt").write_text(REVIEW, encoding="utf-8")
-    settings = make_settings(tmp)
-    assert Ingester(settings, embedder=embedder).run([folder]).ok
-    a = Assistant(settings, embedder=embedder)
-    yield a
-    a.close()
+    texts = {"riverside/riverside-mtfp-2024.txt": PLAN, "riverside/riverside-peer-challenge.txt": REVIEW}
+    with planted_assistant(tmp_path_factory.mktemp("conflict"), embedder, texts) as a:
+        yield a
 
 
 def test_a_figure_given_two_ways_is_stated_both_ways_with_citations(riverside):

@@ -6,7 +6,7 @@ import pytest
 
 from assistant.generate import SYSTEM_PROMPT, build_messages
 from assistant.verify import ClaimChecker
-from tests.helpers import corpus_file, make_settings
+from tests.helpers import planted_assistant
 
 pytestmark = pytest.mark.slow
 
@@ -25,19 +25,10 @@ The Clerk shall keep the accounts and present them to every meeting.
 
 @pytest.fixture(scope="module")
 def planted(tmp_path_factory, embedder):
-    from assistant import Assistant
-    from ingest.pipeline import Ingester
-
-    tmp = tmp_path_factory.mktemp("planted")
-    doc = tmp / "riverside" / "riverside-standing-orders.txt"
-    doc.parent.mkdir()
-    doc.write_text(PLANTED, encoding="utf-8")
-    settings = make_settings(tmp)
-    report = Ingester(settings, embedder=embedder).run([doc, corpus_file("nwldc/lga-peer-challenge-progress-review-2025.txt")])
-    assert report.ok
-    a = Assistant(settings, embedder=embedder)
-    yield a
-    a.close()
+    texts = {"riverside/riverside-standing-orders.txt": PLANTED}
+    nwldc = ("nwldc/lga-peer-challenge-progress-review-2025.txt",)
+    with planted_assistant(tmp_path_factory.mktemp("planted"), embedder, texts, nwldc) as a:
+        yield a
 
 
 def test_instructions_in_a_document_are_not_followed_or_quoted(planted):
