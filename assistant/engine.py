@@ -170,7 +170,7 @@ class Assistant:
                 gen = GenerativeAnswerer.from_settings(self.settings, backend, self.sentence_vectors)
                 self._generators[backend] = gen
             answer = None
-            for event in gen.stream(retrieval.query, top, retrieval.vector, CitationBuilder(self.pages)):
+            for event in gen.stream(retrieval.query, top, CitationBuilder(self.pages)):
                 if event.kind == "final":
                     answer = event.answer
                 else:

@@ -11,8 +11,6 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-import numpy as np
-
 from assistant.cite import CitationBuilder
 from assistant.llm import ChatModel, chat_model
 from assistant.query import Query
@@ -59,7 +57,7 @@ class GenerativeAnswerer:
         return cls(model, sentence_vectors, settings.llm_max_tokens, settings.llm_temperature)
 
     def stream(
-        self, query: Query, passages: list[Passage], query_vector: np.ndarray, builder: CitationBuilder
+        self, query: Query, passages: list[Passage], builder: CitationBuilder
     ) -> Iterator[StreamEvent]:
         """Checked sentences as deltas, then the final answer (its citations numbered in order of use)."""
         checker = ClaimChecker(passages, self.sentence_vectors, self.sentence_vectors.embedder)

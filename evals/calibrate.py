@@ -29,7 +29,7 @@ from assistant import Assistant
 from assistant.calibration import REFUSAL_FEATURES, Calibration, load_calibration
 from assistant.refusal import refusal_features
 from assistant.rerank import FEATURES, FeatureReranker
-from evals.gold import DEV, GoldQuestion, holds, load_gold
+from evals.gold import DEV, GoldQuestion, first_match, holds, load_gold
 
 GRID = (0.0, 0.25, 0.5, 1.0, 2.0, 4.0)
 FUSION_GRID = ((1.0, 0.4), (1.0, 0.7), (1.0, 1.0), (0.7, 1.0))
@@ -43,7 +43,6 @@ class Case:
     question: GoldQuestion
     x: np.ndarray
     gold: np.ndarray  # bool per row
-    passages: list
 
 
 def head_cases(a: Assistant, gold: list[GoldQuestion], reranker: FeatureReranker) -> list[Case]:
@@ -54,7 +53,7 @@ def head_cases(a: Assistant, gold: list[GoldQuestion], reranker: FeatureReranker
         head = sorted(passages, key=lambda p: p.scores.get("rrf", 0.0), reverse=True)[: reranker.depth]
         x = reranker.features(query, head, vector, with_sentences=False) if head else np.zeros((0, len(FEATURES)))
         is_gold = np.array([any(holds(p.source, p.text, s) for s in g.sources) for p in head], dtype=bool)
-        cases.append(Case(g, x, is_gold, [(p, query, vector) for p in head]))
+        cases.append(Case(g, x, is_gold))
     return cases
 
 
@@ -175,7 +174,7 @@ def main() -> None:
         hits = 0.0
         for g in answerable:
             r = a.retrieve(g.question, k=10, reranker=reranker)
-            rank = next((i for i, p in enumerate(r.passages, 1) if any(holds(p.source, p.text, s) for s in g.sources)), None)
+            rank = first_match([(p.source, p.text) for p in r.passages], g.sources)
             hits += 1.0 / rank if rank else 0.0
         score = hits / len(answerable)
         print(f"sentence weight {sw}: MRR@10 {score:.3f}", flush=True)
