@@ -6,7 +6,7 @@ PYTHON ?= python3
 export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 
-.PHONY: setup system-deps index run test bench lint clean
+.PHONY: setup system-deps index run test eval bench lint clean
 
 setup: $(VENV)/.installed system-deps
 
@@ -37,6 +37,10 @@ run: index
 
 test: setup
 	$(VENV)/bin/pytest
+
+# Scores on the dev gold set, with the retrieval ablation; report in evals/results/<timestamp>/.
+eval: index
+	$(CLERK) eval
 
 bench: setup
 	$(PY) -m pip install -q -e '.[bench]'

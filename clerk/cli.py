@@ -146,6 +146,70 @@ def cmd_ask(args: argparse.Namespace) -> int:
     return status
 
 
+def cmd_eval(args: argparse.Namespace) -> int:
+    from evals.baseline import Baseline, stratified_ids
+    from evals.gold import DEV, GoldFormatError, check_gold, load_gold
+
+    settings = _settings(args)
+    baseline = Baseline.load(args.baseline) if args.baseline else None
+    gold_path = args.gold or (baseline.gold if baseline else DEV)
+    if args.check_gold:
+        problems = check_gold(gold_path, args.corpus or settings.corpus)
+        for p in problems:
+            print(f"clerk eval: {p}", file=sys.stderr)
+        print(f"{gold_path}: {'every support span found in its file' if not problems else f'{len(problems)} problem(s)'}")
+        return 1 if problems else 0
+    if not settings.registry_path.exists():
+        print(f"clerk eval: no index at {settings.index} (run `clerk ingest` first)", file=sys.stderr)
+        return 1
+    try:
+        gold = load_gold(gold_path)
+        if baseline and not args.gold:
+            gold = baseline.select(gold)
+    except (GoldFormatError, ValueError) as exc:
+        for line in str(exc).splitlines():
+            print(f"clerk eval: {line}", file=sys.stderr)
+        return 2
+    if args.sample:
+        keep = set(stratified_ids(gold, args.sample))
+        gold = [g for g in gold if g.id in keep]
+    if args.limit:
+        gold = gold[: args.limit]
+
+    from assistant import Assistant
+    from clerk.console import eval_progress, print_eval_summary
+    from evals.harness import available_backends, evaluate
+    from evals.report import new_results_dir, write_run
+
+    assistant = Assistant(settings)
+    backends = [b.strip() for b in args.backends.split(",") if b.strip()] if args.backends else None
+    unknown = sorted(set(backends or ()) - set(available_backends(assistant)))
+    if unknown:
+        print(f"clerk eval: backend(s) not available here: {', '.join(unknown)} "
+              f"(available: {', '.join(available_backends(assistant))})", file=sys.stderr)
+        return 2
+    with eval_progress(quiet=args.json) as progress:
+        run = evaluate(assistant, gold, backends, ablation=not args.no_ablation, progress=progress, gold_path=gold_path)
+    assistant.close()
+    out = args.out or new_results_dir()
+    report = write_run(run, out)
+    status = 0
+    if baseline:
+        regressions = baseline.regressions(run.summary)
+        run.summary["regressions"] = regressions
+        for line in regressions:
+            print(f"clerk eval: below baseline: {line}", file=sys.stderr)
+        status = 1 if regressions else 0
+    if args.save_baseline:
+        Baseline(gold_path, [g.id for g in gold], {}).save(args.save_baseline, run.summary)
+    if args.json:
+        print(json.dumps(run.summary, ensure_ascii=False))
+    else:
+        print_eval_summary(run.summary)
+        print(f"report: {report}")
+    return status
+
+
 def cmd_serve(args: argparse.Namespace) -> int:
     from ui.app import serve
 
@@ -186,6 +250,21 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--backend", help="extractive (default), openai or local")
     p.add_argument("--reranker", help="features (default), none, or a cross-encoder path")
     p.set_defaults(func=cmd_ask)
+
+    p = sub.add_parser("eval", help="score retrieval, citations and refusals against a gold set")
+    _common(p)
+    p.add_argument("--gold", type=Path, help="gold JSONL (default evals/gold/dev.jsonl; see docs/EVALUATION.md)")
+    p.add_argument("--out", type=Path, help="results folder (default evals/results/<timestamp>/)")
+    p.add_argument("--json", action="store_true", help="print the summary as one JSON object")
+    p.add_argument("--backends", help="comma-separated answer backends to compare (default: the configured one)")
+    p.add_argument("--no-ablation", action="store_true", help="skip the BM25/dense/hybrid retrieval ablation")
+    p.add_argument("--limit", type=int, help="only the first N questions")
+    p.add_argument("--sample", type=float, help="a fixed stratified subset: this share of each type (at least 5)")
+    p.add_argument("--baseline", type=Path, help="compare with a baseline file; exit 1 if a score fell below it")
+    p.add_argument("--save-baseline", type=Path, help="write this run's scores as a baseline file")
+    p.add_argument("--check-gold", action="store_true", help="only check every gold span against its file")
+    p.add_argument("--corpus", type=Path, help="folder the gold files are relative to, for --check-gold")
+    p.set_defaults(func=cmd_eval)
 
     p = sub.add_parser("serve", help="start the web chat")
     _common(p)

@@ -128,3 +128,76 @@ def print_answer(answer: Answer) -> None:
         console.print("\nRemoved as unsupported by the documents:", style="bold yellow")
         for s in answer.unsupported:
             console.print(f"  - {s}", markup=False, highlight=False)
+
+
+class _EvalProgress:
+    """A progress bar over gold questions on a terminal; a line every 20 questions otherwise."""
+
+    def __init__(self, quiet: bool) -> None:
+        self.quiet = quiet
+        self.bar = None if quiet or not sys.stderr.isatty() else Progress(
+            TextColumn("{task.description:<12}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+            console=err, transient=True,
+        )
+        self.task = None
+
+    def __enter__(self) -> _EvalProgress:
+        if self.bar is not None:
+            self.bar.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.bar is not None:
+            self.bar.stop()
+
+    def __call__(self, done: int, total: int, current: str) -> None:
+        if self.bar is not None:
+            if self.task is None:
+                self.task = self.bar.add_task("questions", total=total)
+            self.bar.update(self.task, completed=done, description=current)
+        elif not self.quiet and done and (done % 20 == 0 or done == total):
+            err.print(f"{done}/{total} questions", highlight=False)
+
+
+def eval_progress(quiet: bool) -> _EvalProgress:
+    return _EvalProgress(quiet)
+
+
+def print_eval_summary(summary: dict) -> None:
+    """The headline scores, the retrieval ablation and the backends, as three small tables."""
+
+    def f(v: object) -> str:
+        return "–" if v is None else f"{v:.3f}" if isinstance(v, float) else str(v)
+
+    head = Table(title=f"clerk eval: {summary['questions']} questions, backend {summary['backend']}")
+    head.add_column("measure")
+    head.add_column("value", justify="right")
+    for key in ("gold_cited", "citation_recall", "citation_precision", "must_include", "refusal_accuracy",
+                "false_refusal_rate", "mrr"):
+        head.add_row(key.replace("_", " "), f(summary.get(key)))
+    for k, v in summary["recall_at_k"].items():
+        head.add_row(f"recall@{k}", f(v))
+    total = summary["latency_ms"].get("total", {})
+    head.add_row("latency p50 / p95 ms", f"{total.get('p50', 0):.0f} / {total.get('p95', 0):.0f}")
+    out.print(head)
+
+    if len(summary["retrievers"]) > 1:
+        table = Table(title="retrieval ablation")
+        table.add_column("retriever")
+        cutoffs = list(next(iter(summary["retrievers"].values()))["recall_at_k"])
+        for k in cutoffs:
+            table.add_column(f"R@{k}", justify="right")
+        table.add_column("MRR", justify="right")
+        for name, m in summary["retrievers"].items():
+            table.add_row(name, *[f(m["recall_at_k"][k]) for k in cutoffs], f(m["mrr"]))
+        out.print(table)
+
+    if len(summary["backends"]) > 1:
+        table = Table(title="answer backends")
+        cols = ("gold_cited", "citation_recall", "citation_precision", "refusal_accuracy", "false_refusal_rate")
+        table.add_column("backend")
+        for c in cols:
+            table.add_column(c.replace("_", " "), justify="right")
+        for name, m in summary["backends"].items():
+            table.add_row(name, *[f(m.get(c)) for c in cols])
+        out.print(table)

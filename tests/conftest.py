@@ -1,4 +1,8 @@
-"""Shared fixtures: real corpus files, a real embedder loaded once, real Chroma indexes in tmp folders."""
+"""Shared fixtures: a real embedder loaded once, and the whole bundled corpus indexed once per session.
+
+The corpus index takes a few minutes to build, so every test that needs answers
+from the real documents (assistant, evals) shares it.
+"""
 
 from __future__ import annotations
 
@@ -9,6 +13,7 @@ import pytest
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 from clerk.settings import Settings  # noqa: E402
+from tests.helpers import CORPUS, make_settings  # noqa: E402
 
 
 @pytest.fixture(scope="session")
@@ -24,3 +29,28 @@ def counter():
     from ingest.tokens import token_counter
 
     return token_counter(Settings().embed_model_path)
+
+
+@pytest.fixture(scope="session")
+def index_settings(tmp_path_factory, embedder):
+    """The whole bundled corpus, indexed as `make run` indexes it (a few minutes on 2 cores).
+
+    The refusal model and the reranker are calibrated on this corpus, so the
+    answers tests check are the answers a user of the bundled corpus gets.
+    """
+    from ingest.pipeline import Ingester
+
+    tmp = tmp_path_factory.mktemp("assistant")
+    settings = make_settings(tmp, parse_workers=1)
+    report = Ingester(settings, embedder=embedder).run([CORPUS])
+    assert report.ok and report.count("indexed") >= 60, report.results
+    return settings
+
+
+@pytest.fixture(scope="session")
+def assistant(index_settings, embedder):
+    from assistant import Assistant
+
+    a = Assistant(index_settings, embedder=embedder)
+    yield a
+    a.close()

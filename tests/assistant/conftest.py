@@ -1,4 +1,4 @@
-"""An index of the bundled corpus, built once per session, and an Assistant over it."""
+"""The local chat-model server the generative tests talk to, and path helpers for citations."""
 
 from __future__ import annotations
 
@@ -9,32 +9,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.helpers import CORPUS, ROOT, free_port, make_settings, server_env, stop_process
-
-
-@pytest.fixture(scope="session")
-def index_settings(tmp_path_factory, embedder):
-    """The whole bundled corpus, indexed as `make run` indexes it (a few minutes on 2 cores).
-
-    The refusal model and the reranker are calibrated on this corpus, so the
-    answers tests check are the answers a user of the bundled corpus gets.
-    """
-    from ingest.pipeline import Ingester
-
-    tmp = tmp_path_factory.mktemp("assistant")
-    settings = make_settings(tmp, parse_workers=1)
-    report = Ingester(settings, embedder=embedder).run([CORPUS])
-    assert report.ok and report.count("indexed") >= 60, report.results
-    return settings
-
-
-@pytest.fixture(scope="session")
-def assistant(index_settings, embedder):
-    from assistant import Assistant
-
-    a = Assistant(index_settings, embedder=embedder)
-    yield a
-    a.close()
+from tests.helpers import ROOT, free_port, server_env, stop_process
 
 
 def relative(source: str) -> str:
