@@ -136,21 +136,26 @@ class CouncilDirectory:
     def mentioned(self, text: str) -> tuple[set[str], list[str]]:
         """Councils of the index named in ``text``, and named councils the index does not hold."""
         low = " " + re.sub(r"[^\w&]+", " ", text.lower()) + " "
+        joined = re.sub(r" (?:and|&) ", " ", low)  # "Manordeilo and Salem" is the council "manordeilo salem"
         known: set[str] = set()
         for alias, councils in self.aliases.items():
-            if f" {alias} " in low:
+            if f" {alias} " in low or f" {alias} " in joined:
                 known |= councils
+        known_words = {w for alias, councils in self.aliases.items() if councils & known for w in alias.split()}
         unknown: list[str] = []
         for m in _COUNCIL_PHRASE.finditer(text):
             name = m.group(1) or m.group(3) or ""
             core = _core_name(name)
-            if not core or core in self.aliases:
-                continue
+            if not core or core in self.aliases or set(core.split()) <= known_words:
+                continue  # a known council, or the tail of one named in full ("... and Salem Community Council")
             if any(a in core.split() or a == core for a in self.aliases) or any(
                 f" {a} " in f" {core} " for a in self.aliases
             ):
                 continue
-            unknown.append(m.group(0).strip())
+            shown = m.group(0).strip().split()
+            while len(shown) > 2 and shown[0].lower() in _QUESTION_WORDS:  # "Did Carmarthenshire County Council"
+                shown.pop(0)
+            unknown.append(" ".join(shown))
         return known, unknown
 
 

@@ -88,14 +88,14 @@ def answer_summary(rows: Sequence[dict]) -> dict:
     }
 
 
-def latency_summary(rows: Sequence[dict]) -> dict[str, dict[str, float]]:
-    """p50 and p95 of each stage's milliseconds."""
-    out = {}
+def latency_summary(rows: Sequence[dict]) -> dict:
+    """p50 and p95 of the whole answer (top level) and of each stage (by stage name)."""
+    out: dict = {}
     for stage in STAGES:
         values = [r["timings_ms"][stage] for r in rows if stage in r["timings_ms"]]
         if values:
             out[stage] = {"p50": round(percentile(values, 50), 1), "p95": round(percentile(values, 95), 1)}
-    return out
+    return out.get("total", {"p50": None, "p95": None}) | out
 
 
 def by_type(rows: Sequence[dict]) -> dict[str, dict]:
