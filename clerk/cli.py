@@ -191,6 +191,11 @@ def cmd_eval(args: argparse.Namespace) -> int:
     with eval_progress(quiet=args.json) as progress:
         run = evaluate(assistant, gold, backends, ablation=not args.no_ablation, progress=progress, gold_path=gold_path)
     assistant.close()
+    for backend, rows in run.answers.items():
+        failed = [r for r in rows if "error" in r]
+        if failed:
+            print(f"clerk eval: {backend}: {len(failed)} of {len(rows)} questions failed, "
+                  f"scored as unanswered (first: {failed[0]['id']}: {failed[0]['error']})", file=sys.stderr)
     out = args.out or new_results_dir()
     report = write_run(run, out)
     status = 0
