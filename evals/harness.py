@@ -137,7 +137,6 @@ def rank_row(g: GoldQuestion, items: list[tuple[str, str]]) -> dict:
         "type": g.kind,
         "source_ranks": [first_match(items, [s]) for s in g.sources],
         "first_rank": first_match(items, g.sources),
-        "top": [source for source, _ in items[:3]],
     }
 
 

@@ -44,6 +44,7 @@ from assistant.rerank import FEATURES, FeatureReranker, FusionOnly, Reranker
 from assistant.sentvec import SentenceVectors
 from clerk.settings import PROJECT_ROOT, get_settings
 from evals.gold import DEV, GoldQuestion, first_match, load_gold
+from evals.metrics import recall_at, reciprocal_rank
 
 RESULTS = PROJECT_ROOT / "benchmarks" / "results" / "retrieval.json"
 K = 10
@@ -64,8 +65,8 @@ class Tally:
 
     def summary(self) -> dict[str, float]:
         n = len(self.ranks) or 1
-        out = {f"recall_at_{k}": round(sum(r is not None and r <= k for r in self.ranks) / n, 3) for k in CUTOFFS}
-        out[f"mrr_at_{K}"] = round(sum(1 / r for r in self.ranks if r is not None and r <= K) / n, 3)
+        out = {f"recall_at_{k}": round(recall_at(self.ranks, k), 3) for k in CUTOFFS}
+        out[f"mrr_at_{K}"] = round(sum(reciprocal_rank(r, K) for r in self.ranks) / n, 3)
         out["latency_ms"] = round(sum(self.latencies_ms) / (len(self.latencies_ms) or 1), 1)
         return out
 
