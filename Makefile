@@ -22,11 +22,15 @@ $(VENV)/.installed: pyproject.toml
 	touch $@
 
 # Tesseract OCRs scanned PDFs; without it they are reported as "needs OCR".
+# Chromium is the real browser the UI tests drive (through Playwright, pointed at this executable).
 system-deps:
-	@command -v tesseract >/dev/null 2>&1 || { \
+	@missing=""; \
+	command -v tesseract >/dev/null 2>&1 || missing="$$missing tesseract-ocr tesseract-ocr-eng"; \
+	command -v chromium >/dev/null 2>&1 || missing="$$missing chromium"; \
+	if [ -n "$$missing" ]; then \
 	  if command -v apt-get >/dev/null 2>&1 && [ "$$(id -u)" = 0 ]; then \
-	    apt-get update -qq && apt-get install -y -qq tesseract-ocr tesseract-ocr-eng >/dev/null; \
-	  else echo "note: tesseract-ocr not installed; scanned PDFs will be reported as needing OCR"; fi; }
+	    apt-get update -qq && apt-get install -y -qq $$missing >/dev/null; \
+	  else echo "note: not installed:$$missing (scanned PDFs need tesseract; the UI tests need chromium)"; fi; fi
 
 # Incremental: only new or changed files are parsed and embedded.
 index: setup

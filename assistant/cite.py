@@ -81,6 +81,7 @@ class CitationBuilder:
                     n=len(self.citations) + 1, source=p.source, title=p.title, council=p.council,
                     doc_type=p.doc_type, page=page, section=p.section, quote=quote, text=p.text,
                     score=p.score, verified=self.pages.verify(p, page, quote), chunk_id=p.chunk_id,
+                    doc_id=p.doc_id, date=p.date,
                 )
             )
             self._index[key] = len(self.citations)

@@ -77,6 +77,10 @@ class Citation:
     score: float
     verified: bool
     chunk_id: str = ""
+    #: The indexed document, so a viewer can link to the file itself (the UI serves it by this id).
+    doc_id: str = ""
+    #: The document's date (ISO prefix) as the index holds it, shown beside the title.
+    date: str = ""
 
     def to_json(self) -> dict[str, Any]:
         d = asdict(self)
