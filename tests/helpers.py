@@ -64,6 +64,39 @@ def stop_process(proc: subprocess.Popen) -> None:
         proc.wait(timeout=20)
 
 
+@contextmanager
+def running_server(cmd: list[str], ready: str, timeout: float, cwd: Path | None = None) -> Iterator[subprocess.Popen]:
+    """Start ``cmd``, wait until a line of its output starts with ``ready``, stop it afterwards.
+
+    Output is read on a thread, so the wait times out even if the server prints
+    nothing; a server that exits or never gets ready fails the test with its last lines.
+    """
+    import threading
+
+    import pytest
+
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=server_env(),
+                            cwd=cwd)
+    lines: list[str] = []
+    started = threading.Event()
+
+    def read() -> None:
+        assert proc.stdout is not None
+        for line in proc.stdout:
+            lines.append(line)
+            if line.startswith(ready):
+                started.set()
+
+    threading.Thread(target=read, daemon=True).start()
+    if not started.wait(timeout) or proc.poll() is not None:
+        stop_process(proc)
+        pytest.fail(f"{cmd[1]} did not get ready in {timeout:.0f} s (exit {proc.returncode}): {lines[-20:]}")
+    try:
+        yield proc
+    finally:
+        stop_process(proc)
+
+
 def server_env() -> dict[str, str]:
     return {**os.environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "PYTHONUNBUFFERED": "1"}
 

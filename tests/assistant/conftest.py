@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import subprocess
 import sys
-import threading
 from collections.abc import Iterator
 
 import pytest
 
-from tests.helpers import ROOT, free_port, server_env, stop_process
+from tests.helpers import ROOT, free_port, running_server
 
 
 def relative(source: str) -> str:
@@ -31,35 +29,8 @@ def llm_server() -> Iterator[str]:
     slower than one (both engines wait on their slowest thread every token).
     """
     port = free_port()
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            str(ROOT / "tests" / "llm_server.py"),
-            "--port",
-            str(port),
-            "--runtime",
-            "transformers",
-            "--threads",
-            "1",
-        ],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-        text=True,
-        env=server_env(),
-    )
-    lines: list[str] = []
-    ready = threading.Event()
+    cmd = [sys.executable, str(ROOT / "tests" / "llm_server.py"), "--port", str(port), "--runtime", "transformers",
+           "--threads", "1"]
+    with running_server(cmd, ready="ready", timeout=300):
+        yield f"http://127.0.0.1:{port}/v1"
 
-    def read() -> None:  # a thread, so waiting can time out even if the server prints nothing
-        assert proc.stdout is not None
-        for line in proc.stdout:
-            lines.append(line)
-            if line.startswith("ready"):
-                ready.set()
-
-    threading.Thread(target=read, daemon=True).start()
-    if not ready.wait(300) or proc.poll() is not None:
-        stop_process(proc)
-        pytest.fail(f"tests/llm_server.py did not get ready in 300 s (exit {proc.returncode}); stdout: {lines}")
-    yield f"http://127.0.0.1:{port}/v1"
-    stop_process(proc)

@@ -7,16 +7,14 @@ from __future__ import annotations
 
 import re
 import shutil
-import subprocess
 import sys
-import threading
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
 
 import pytest
 
-from tests.helpers import ROOT, free_port, server_env, stop_process
+from tests.helpers import ROOT, free_port, running_server
 
 pytestmark = [pytest.mark.slow, pytest.mark.browser]
 SHOTS = ROOT / "tests" / "results" / "ui"
@@ -27,26 +25,9 @@ PART6 = "Trafford Council Constitution Part 6: Members' allowances scheme"
 def server(index_settings) -> Iterator[str]:
     """`clerk serve` on a free port over the session's corpus index; yields its base URL."""
     port = free_port()
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "clerk.cli", "serve", "--index", str(index_settings.index), "--port", str(port)],
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=server_env(), cwd=ROOT,
-    )
-    ready = threading.Event()
-    lines: list[str] = []
-
-    def read() -> None:
-        assert proc.stdout is not None
-        for line in proc.stdout:
-            lines.append(line)
-            if "clerk is ready" in line:
-                ready.set()
-
-    threading.Thread(target=read, daemon=True).start()
-    if not ready.wait(180) or proc.poll() is not None:
-        stop_process(proc)
-        pytest.fail(f"clerk serve did not start: {lines[-20:]}")
-    yield f"http://127.0.0.1:{port}"
-    stop_process(proc)
+    cmd = [sys.executable, "-m", "clerk.cli", "serve", "--index", str(index_settings.index), "--port", str(port)]
+    with running_server(cmd, ready="clerk is ready", timeout=180, cwd=ROOT):
+        yield f"http://127.0.0.1:{port}"
 
 
 @pytest.fixture(scope="module")
