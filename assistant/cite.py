@@ -38,6 +38,10 @@ class PageText:
         self.registry = registry
         self._pages: dict[str, dict[int, Page]] = {}
 
+    def clear(self) -> None:
+        """Forget loaded pages (a re-ingested document has new text under the same id)."""
+        self._pages.clear()
+
     def pages(self, doc_id: str) -> dict[int, Page]:
         if doc_id not in self._pages:
             self._pages[doc_id] = {p.number: p for p in self.registry.pages(doc_id)}

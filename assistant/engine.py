@@ -6,6 +6,7 @@ process, so a batch of questions or a chat session pays the model load once.
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
@@ -27,6 +28,8 @@ from ingest.embed import Embedder
 from ingest.store import Store
 
 NOT_COVERED = "The indexed documents do not answer this."
+#: Where an extractive answer is cut into stream deltas: after each run of citation markers.
+_CITED_PIECE = re.compile(r"(?<=\])(?=\s)(?!\s*\[)")
 
 
 @dataclass
@@ -76,6 +79,17 @@ class Assistant:
 
     def close(self) -> None:
         self.store.close()
+
+    def refresh(self) -> None:
+        """Drop what was cached about the index, after documents were added, replaced or deleted.
+
+        A long-running process (``clerk serve``) calls this when its own ingest or
+        delete finishes, so term weights, page text and sentence vectors never
+        describe documents that have changed.
+        """
+        self.term_weights.reset()
+        self.pages.clear()
+        self.sentence_vectors.clear()
 
     # --- understanding and retrieval ------------------------------------------------------
     def directory(self) -> CouncilDirectory:
@@ -163,7 +177,9 @@ class Assistant:
             yield StreamEvent("delta", text=refusal)
         elif backend == "extractive":
             answer = self._extractive(retrieval, scored, question, id, confidence)
-            yield StreamEvent("delta", text=answer.answer)
+            for piece in _CITED_PIECE.split(answer.answer):  # one quoted sentence (with its markers) at a time
+                if piece:
+                    yield StreamEvent("delta", text=piece)
         else:
             gen = self._generators.get(backend)
             if gen is None:

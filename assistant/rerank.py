@@ -57,8 +57,13 @@ class TermWeights:
 
     def __init__(self, conn: sqlite3.Connection) -> None:
         self.conn = conn
-        self.total = max(1, conn.execute("SELECT count(*) FROM chunks").fetchone()[0])
         self.idf = lru_cache(maxsize=50000)(self._idf)
+        self.reset()
+
+    def reset(self) -> None:
+        """Recount after the index changed: new documents change every term's weight."""
+        self.total = max(1, self.conn.execute("SELECT count(*) FROM chunks").fetchone()[0])
+        self.idf.cache_clear()
 
     def of(self, text: str) -> QueryTerms:
         """The weighted terms and figures of a question's focus."""

@@ -196,7 +196,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
         if failed:
             print(f"clerk eval: {backend}: {len(failed)} of {len(rows)} questions failed, "
                   f"scored as unanswered (first: {failed[0]['id']}: {failed[0]['error']})", file=sys.stderr)
-    out = args.out or new_results_dir()
+    out = args.out or new_results_dir(settings.eval_results)
     report = write_run(run, out)
     status = 0
     if baseline:

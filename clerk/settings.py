@@ -42,6 +42,9 @@ class Settings(BaseSettings):
     # --- locations -------------------------------------------------------
     index: Path = Field(Path(".clerk"), description="Index folder (Chroma, registry, lexical index).")
     corpus: Path = Field(PROJECT_ROOT / "corpus", description="Default folder to ingest.")
+    eval_results: Path = Field(
+        PROJECT_ROOT / "evals" / "results", description="Where `clerk eval` and the app's evaluation tab write runs."
+    )
     chroma_host: str | None = Field(
         None, description="Host of a `chroma run` server; when unset the embedded PersistentClient is used."
     )
@@ -106,6 +109,16 @@ class Settings(BaseSettings):
     @property
     def registry_path(self) -> Path:
         return self.index / "registry.sqlite3"
+
+    @property
+    def uploads_dir(self) -> Path:
+        """Where files added in the web app are kept: beside the index that holds their chunks."""
+        return self.index / "uploads"
+
+    @property
+    def feedback_path(self) -> Path:
+        """Thumbs up/down from the web app, one JSON object a line."""
+        return self.index / "feedback.jsonl"
 
 
 def get_settings(**overrides: object) -> Settings:

@@ -18,11 +18,9 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
-from clerk.settings import PROJECT_ROOT
 from evals.harness import PRODUCT, EvalRun
 from evals.metrics import CUTOFFS, STAGES
 
-RESULTS_DIR = PROJECT_ROOT / "evals" / "results"
 #: Rows listed per failure kind in the report (all of them are in questions.jsonl).
 MAX_FAILURES = 40
 
@@ -36,7 +34,7 @@ class Section:
     image: str | None = None
 
 
-def new_results_dir(base: Path = RESULTS_DIR) -> Path:
+def new_results_dir(base: Path) -> Path:
     """``base/<UTC timestamp>``, unique even for two runs in the same second."""
     stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
     out, n = base / stamp, 1

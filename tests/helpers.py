@@ -65,7 +65,9 @@ def stop_process(proc: subprocess.Popen) -> None:
 
 
 @contextmanager
-def running_server(cmd: list[str], ready: str, timeout: float, cwd: Path | None = None) -> Iterator[subprocess.Popen]:
+def running_server(
+    cmd: list[str], ready: str, timeout: float, cwd: Path | None = None, env: dict[str, str] | None = None
+) -> Iterator[subprocess.Popen]:
     """Start ``cmd``, wait until a line of its output starts with ``ready``, stop it afterwards.
 
     Output is read on a thread, so the wait times out even if the server prints
@@ -75,8 +77,8 @@ def running_server(cmd: list[str], ready: str, timeout: float, cwd: Path | None 
 
     import pytest
 
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=server_env(),
-                            cwd=cwd)
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                            env=server_env() | (env or {}), cwd=cwd)
     lines: list[str] = []
     started = threading.Event()
 

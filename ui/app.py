@@ -9,6 +9,8 @@ came from.
 from __future__ import annotations
 
 import mimetypes
+import re
+from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -19,7 +21,11 @@ from fastapi.responses import FileResponse
 from assistant import Assistant
 from assistant.types import Filters, Passage
 from clerk.settings import Settings
+from evals.gold import GoldFormatError
 from ingest.registry import DocumentRecord
+from ui.evaluation import latest_run, report_view, run_gold, summary_line
+from ui.feedback import record_feedback
+from ui.library import COLUMNS, Library
 from ui.render import (
     CSS,
     PAGE_SCRIPT,
@@ -32,50 +38,60 @@ from ui.render import (
     status_line,
 )
 
-#: A starter question for each kind of document; the first documents of distinct councils fill them in.
+#: A starter question for each kind of document, asked of the council that holds one.
 STARTERS = {
     "peer_review": "What did the LGA peer team recommend to {council}?",
-    "standing_orders": "What is the quorum for meetings under {title}?",
-    "budget": "What are the main pressures in {title}?",
-    "policy": "What does {title} say about reserves?",
-    "minutes": "What was decided at the meeting recorded in {title}?",
-    "code_of_conduct": "What must a member declare under {title}?",
+    "standing_orders": "What is the quorum for meetings of {council}?",
+    "financial_regulations": "What do {council}'s financial regulations say about authorising payments?",
+    "code_of_conduct": "What interests must a councillor declare under {council}'s code of conduct?",
+    "policy": "How much does {council} keep in reserves?",
 }
 MAX_STARTERS = 4
 
 
 def starter_questions(docs: list[DocumentRecord], council_names: dict[str, str]) -> list[str]:
-    """A few questions drawn from the indexed documents: one per council, varied document types."""
+    """A few questions drawn from the indexed documents: varied kinds, a different council each."""
     out: list[str] = []
-    councils: set[str] = set()
+    used: set[str] = set()
+    richest_first = sorted(docs, key=lambda d: -d.chunks)
     for kind, template in STARTERS.items():
-        for d in docs:
-            if d.doc_type == kind and d.council not in councils and d.title:
-                out.append(template.format(title=d.title, council=council_names.get(d.council or "", d.title)))
-                councils.add(d.council or "")
+        for d in richest_first:
+            name = council_names.get(d.council or "")
+            if d.doc_type == kind and name and d.council not in used:
+                out.append(template.format(council=name))
+                used.add(d.council or "")
                 break
         if len(out) >= MAX_STARTERS:
             break
     return out
 
 
+_COUNCIL_NAME = re.compile(r"\b((?:[A-Z][\w'-]+ )+?(?:District |County |City |Borough |Parish |Community |Town )?Council)\b")
+_GENERIC = {"District", "County", "City", "Borough", "Parish", "Community", "Town", "Council", "The"}
+
+
 def council_names(docs: list[DocumentRecord]) -> dict[str, str]:
-    """Council id -> the name its documents' titles use ("nwldc" -> "North West Leicestershire District Council")."""
-    import re
-
-    names: dict[str, str] = {}
+    """Council id -> the name its documents' titles use most ("kent-cc" -> "Kent County Council")."""
+    seen: dict[str, Counter[str]] = {}
     for d in docs:
-        m = re.search(r"((?:[A-Z][\w'-]+ )+(?:District|County|City|Borough|Parish|Community|Town)? ?Council)\b",
-                      d.title or "")
-        if d.council and m and d.council not in names and len(m.group(1).split()) >= 2:
-            names[d.council] = m.group(1)
-    return names
+        for m in _COUNCIL_NAME.finditer(d.title or ""):
+            name = m.group(1)
+            if d.council and name.split()[0] not in _GENERIC:
+                seen.setdefault(d.council, Counter())[name] += 1
+    return {c: max(names, key=lambda n: (names[n], len(n))) for c, names in seen.items()}
 
 
-def build_blocks(assistant: Assistant) -> gr.Blocks:
-    docs = sorted(assistant.retriever.documents(), key=lambda d: (d.council or "", d.title or d.source))
-    names = council_names(docs)
-    titles = {d.doc_id: d.title or d.source for d in docs}
+def deletable(docs: list[DocumentRecord]) -> list[tuple[str, str]]:
+    """Delete choices name the file too: two documents may share a title, and uploads are known by file name."""
+    return [(f"{d.title or Path(d.source).name} ({Path(d.source).name})", d.doc_id) for d in docs]
+
+
+def build_blocks(assistant: Assistant, library: Library) -> gr.Blocks:
+    def catalogue() -> tuple[list[DocumentRecord], dict[str, str], dict[str, str]]:
+        docs = sorted(assistant.retriever.documents(), key=lambda d: (d.council or "", d.title or d.source))
+        return docs, council_names(docs), {d.doc_id: d.title or d.source for d in docs}
+
+    docs, names, titles = catalogue()
     councils = sorted({d.council for d in docs if d.council})
     kinds = sorted({d.doc_type for d in docs if d.doc_type})
 
@@ -84,36 +100,75 @@ def build_blocks(assistant: Assistant) -> gr.Blocks:
         with gr.Row(elem_id="clerk-header"):
             gr.HTML("<h1>clerk</h1><p>Ask about the council's documents. Every answer shows the document, page "
                     "and quoted words it rests on; click a number to see the source.</p>")
-        with gr.Row(equal_height=False):
-            with gr.Column(scale=3, min_width=320):
-                scope_line = gr.Markdown(scope_text(Filters(), titles), elem_id="scope-line")
-                chat = gr.Chatbot(label="Conversation", height="62vh", elem_id="chat", buttons=["copy"],
-                                  placeholder="Ask a question about the indexed documents.")
-                with gr.Row():
-                    box = gr.Textbox(label="Your question", placeholder="Type a question and press Enter",
-                                     scale=5, autofocus=True, elem_id="question")
-                    send = gr.Button("Ask", variant="primary", scale=1, min_width=80)
-                    stop = gr.Button("Stop", scale=1, min_width=80)
-                status = gr.Markdown("", elem_id="status")
-                starters = starter_questions(docs, names)
-                if starters:
-                    gr.Examples(starters, inputs=[box], label="Try asking")
-            with gr.Column(scale=2, min_width=300):
-                with gr.Accordion("Scope: which documents to search", open=False):
-                    document = gr.Dropdown([(titles[d.doc_id], d.doc_id) for d in docs], label="Ask one document",
-                                           multiselect=True, elem_id="scope-document")
-                    council = gr.Dropdown([(names.get(c, c), c) for c in councils], label="Councils",
-                                          multiselect=True, elem_id="scope-council")
-                    kind = gr.Dropdown([(k.replace("_", " "), k) for k in kinds], label="Document types",
-                                       multiselect=True, elem_id="scope-type")
+        with gr.Tabs():
+            with gr.Tab("Ask", id="ask"), gr.Row(equal_height=False):
+                with gr.Column(scale=3, min_width=320):
+                    scope_line = gr.Markdown(scope_text(Filters(), titles), elem_id="scope-line")
+                    chat = gr.Chatbot(label="Conversation", height="62vh", elem_id="chat", buttons=["copy"],
+                                      placeholder="Ask a question about the indexed documents.",
+                                      feedback_options=("Like", "Dislike"))
                     with gr.Row():
-                        date_from = gr.Textbox(label="Dated from", placeholder="YYYY or YYYY-MM")
-                        date_to = gr.Textbox(label="Dated to", placeholder="YYYY or YYYY-MM")
-                gr.Markdown("### Sources")
-                sources = gr.HTML(sources_html([]), elem_id="sources")
-                copy_md = gr.Textbox(label="Last answer as Markdown (with references)", lines=4, buttons=["copy"],
-                                     interactive=False, elem_id="answer-markdown")
+                        box = gr.Textbox(label="Your question", placeholder="Type a question and press Enter",
+                                         scale=5, autofocus=True, elem_id="question")
+                        send = gr.Button("Ask", variant="primary", scale=1, min_width=80)
+                        stop = gr.Button("Stop", scale=1, min_width=80)
+                    status = gr.Markdown("", elem_id="status")
+                    starters = starter_questions(docs, names)
+                    if starters:
+                        gr.Examples(starters, inputs=[box], label="Try asking")
+                    with gr.Accordion("Feedback on an answer", open=False):
+                        comment = gr.Textbox(label="Comment (optional), sent with your thumbs up or down",
+                                             elem_id="feedback-comment")
+                        thanks = gr.Markdown("", elem_id="feedback-status")
+                with gr.Column(scale=2, min_width=300):
+                    with gr.Accordion("Scope: which documents to search", open=False):
+                        document = gr.Dropdown([(titles[d.doc_id], d.doc_id) for d in docs],
+                                               label="Ask one document", multiselect=True,
+                                               elem_id="scope-document")
+                        council = gr.Dropdown([(names.get(c, c), c) for c in councils], label="Councils",
+                                              multiselect=True, elem_id="scope-council")
+                        kind = gr.Dropdown([(k.replace("_", " "), k) for k in kinds], label="Document types",
+                                           multiselect=True, elem_id="scope-type")
+                        with gr.Row():
+                            date_from = gr.Textbox(label="Dated from", placeholder="YYYY or YYYY-MM")
+                            date_to = gr.Textbox(label="Dated to", placeholder="YYYY or YYYY-MM")
+                    gr.Markdown("### Sources")
+                    sources = gr.HTML(sources_html([]), elem_id="sources")
+                    copy_md = gr.Textbox(label="Last answer as Markdown (with references)", lines=4,
+                                         buttons=["copy"], interactive=False, elem_id="answer-markdown")
 
+            with gr.Tab("Documents", id="documents"):
+                with gr.Row():
+                    search = gr.Textbox(label="Search the library", placeholder="title, council, type or file",
+                                        scale=3, elem_id="library-search")
+                    refresh = gr.Button("Refresh", scale=1, min_width=80)
+                table = gr.Dataframe(library.rows(), headers=COLUMNS, interactive=False, wrap=True,
+                                     label="Indexed documents", elem_id="library", max_height=520,
+                                     column_widths=["30%", "10%", "10%", "8%", "6%", "7%", "12%", "17%"])
+                with gr.Row(equal_height=False):
+                    with gr.Column():
+                        upload = gr.File(label="Add documents (PDF, DOCX, HTML, TXT, MD)", file_count="multiple",
+                                         elem_id="upload")
+                        progress = gr.Markdown("", elem_id="upload-progress")
+                    with gr.Column():
+                        doomed = gr.Dropdown(deletable(docs), label="Delete a document from the index",
+                                             elem_id="delete-pick")
+                        delete = gr.Button("Delete", variant="stop")
+                        deleted = gr.Markdown("", elem_id="delete-status")
+                ticker = gr.Timer(1.0, active=False)
+
+            with gr.Tab("Evaluation", id="evaluation"):
+                view, plots = report_view(latest_run(assistant.settings.eval_results))
+                with gr.Row():
+                    gold = gr.File(label="Gold questions (JSONL, see docs/EVALUATION.md)", file_types=[".jsonl"],
+                                   elem_id="gold-upload")
+                    run_eval = gr.Button("Run evaluation", variant="primary")
+                eval_status = gr.Markdown("", elem_id="eval-status")
+                gallery = gr.Gallery(plots, label="Plots", columns=3, height="auto", elem_id="eval-plots",
+                                     visible=bool(plots))
+                report = gr.Markdown(view, elem_id="eval-report")
+
+        # --- ask ---------------------------------------------------------------------------------
         scope_inputs = [document, council, kind, date_from, date_to]
 
         def filters_of(documents, councils_, kinds_, frm, to) -> Filters:
@@ -122,7 +177,7 @@ def build_blocks(assistant: Assistant) -> gr.Blocks:
                            date_to=(to or "").strip() or None)
 
         def show_scope(*values) -> str:
-            return scope_text(filters_of(*values), titles)
+            return scope_text(filters_of(*values), catalogue()[2])
 
         for control in scope_inputs:
             control.change(show_scope, scope_inputs, scope_line)
@@ -160,6 +215,64 @@ def build_blocks(assistant: Assistant) -> gr.Blocks:
         asked_by_enter = box.submit(respond, inputs, outputs)
         asked_by_button = send.click(respond, inputs, outputs)
         stop.click(None, cancels=[asked_by_enter, asked_by_button])
+
+        def judged(past: list[Turn], note: str, data: gr.LikeData) -> tuple[str, str]:
+            found = re.search(r"data-turn=['\"](\d+)", str(data.value))
+            number = int(found.group(1)) if found else 0
+            if not 1 <= number <= len(past):
+                return "Feedback can be given on answers only.", note
+            record_feedback(library.settings.feedback_path, past[number - 1], bool(data.liked), note or "")
+            return "Thank you: your feedback was recorded.", ""
+
+        chat.like(judged, [turns, comment], [thanks, comment])
+
+        # --- documents -----------------------------------------------------------------------------
+        def doc_choices() -> tuple[dict, dict]:
+            now, _, now_titles = catalogue()
+            return gr.update(choices=[(t, i) for i, t in now_titles.items()]), gr.update(choices=deletable(now))
+
+        def added(files: list[str] | None) -> tuple:
+            if not files:
+                return gr.skip(), gr.skip(), gr.skip()
+            try:
+                library.add([f if isinstance(f, str) else f.name for f in files])
+            except RuntimeError as exc:
+                return str(exc), gr.skip(), gr.skip()
+            return library.progress_text(), gr.Timer(active=True), None
+
+        def tick(query: str) -> tuple:
+            done = not library.busy
+            choices = doc_choices() if done else (gr.skip(), gr.skip())
+            return (library.progress_text(), library.rows(query), gr.Timer(active=not done), *choices)
+
+        upload.upload(added, [upload], [progress, ticker, upload])
+        ticker.tick(tick, [search], [progress, table, ticker, document, doomed])
+        search.change(lambda q: library.rows(q), [search], [table])
+        refresh.click(lambda q: library.rows(q), [search], [table])
+
+        def remove(doc_id: str | None, query: str) -> tuple:
+            if not doc_id:
+                return "Pick a document to delete.", gr.skip(), gr.skip(), gr.skip()
+            note = library.delete(doc_id)
+            scope_choices, delete_choices = doc_choices()
+            return note, library.rows(query), scope_choices, gr.update(delete_choices, value=None)
+
+        delete.click(remove, [doomed, search], [deleted, table, document, doomed])
+
+        # --- evaluation ----------------------------------------------------------------------------
+        def evaluate_upload(file, progress=gr.Progress()) -> tuple:  # noqa: B008 (how Gradio injects progress)
+            if file is None:
+                return "Upload a gold JSONL file first.", gr.skip(), gr.skip()
+            path = file if isinstance(file, str) else file.name
+            try:
+                out = run_gold(assistant, path, assistant.settings.eval_results, lambda done, total, qid: progress((done, total), desc=qid))
+            except GoldFormatError as exc:
+                return "**The gold file was not scored:**\n\n" + "\n\n".join(
+                    f"- {esc(line)}" for line in str(exc).splitlines()), gr.skip(), gr.skip()
+            text, images = report_view(out)
+            return summary_line(out), gr.update(value=images, visible=True), text
+
+        run_eval.click(evaluate_upload, [gold], [eval_status, gallery, report])
     return blocks
 
 
@@ -180,7 +293,7 @@ def build_app(settings: Settings) -> FastAPI:
         media = mimetypes.guess_type(path.name)[0] or "application/octet-stream"
         return FileResponse(path, media_type=media, filename=path.name, content_disposition_type="inline")
 
-    blocks = build_blocks(assistant)
+    blocks = build_blocks(assistant, Library(assistant))
     return gr.mount_gradio_app(app, blocks, path="/", theme=gr.themes.Default(primary_hue="blue", neutral_hue="slate"),
                                css=CSS, head=PAGE_SCRIPT)
 

@@ -47,7 +47,14 @@ def file_link(doc_id: str, source: str, page: int | None = None) -> str:
 
 
 def answer_html(turn: Turn) -> str:
-    """The answer as the chat shows it: escaped text, ``[n]`` as chips, lists as lists, a refusal marked."""
+    """The answer as the chat shows it: escaped text, ``[n]`` as chips, lists as lists, a refusal marked.
+
+    The wrapper carries the turn number, so feedback on a message finds its answer.
+    """
+    return f"<div class='answer' data-turn='{turn.number}'>{_answer_body(turn)}</div>"
+
+
+def _answer_body(turn: Turn) -> str:
     a = turn.answer
     if a.refused:
         return (f"<div class='refusal'><strong>Not found in the documents.</strong> {esc(a.answer)}</div>"

@@ -122,7 +122,9 @@ def test_stream_yields_status_passages_text_then_the_final_answer(assistant):
     kinds = [e.kind for e in events]
     assert kinds[0] == "status" and kinds[1] == "passages" and kinds[-1] == "final"
     final = events[-1].answer
-    assert "".join(e.text for e in events if e.kind == "delta") == final.answer
+    deltas = [e.text for e in events if e.kind == "delta"]
+    assert "".join(deltas) == final.answer
+    assert len(deltas) == final.answer.count("]") - len(re.findall(r"\]\s*\[", final.answer))  # a cited sentence each
     assert "63" in final.answer
 
 

@@ -5,12 +5,14 @@ Each state is saved as a screenshot under tests/results/ui/ for a person to look
 
 from __future__ import annotations
 
+import json
 import re
 import shutil
 import sys
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -22,11 +24,20 @@ PART6 = "Trafford Council Constitution Part 6: Members' allowances scheme"
 
 
 @pytest.fixture(scope="module")
-def server(index_settings) -> Iterator[str]:
-    """`clerk serve` on a free port over the session's corpus index; yields its base URL."""
+def app_index(index_settings, tmp_path_factory) -> Path:
+    """A copy of the session's corpus index: these tests add and delete documents in it."""
+    copy = tmp_path_factory.mktemp("ui") / "index"
+    shutil.copytree(index_settings.index, copy)
+    return copy
+
+
+@pytest.fixture(scope="module")
+def server(app_index) -> Iterator[str]:
+    """`clerk serve` on a free port over the copied corpus index; yields its base URL."""
     port = free_port()
-    cmd = [sys.executable, "-m", "clerk.cli", "serve", "--index", str(index_settings.index), "--port", str(port)]
-    with running_server(cmd, ready="clerk is ready", timeout=180, cwd=ROOT):
+    cmd = [sys.executable, "-m", "clerk.cli", "serve", "--index", str(app_index), "--port", str(port)]
+    env = {"CLERK_EVAL_RESULTS": str(app_index.parent / "eval-results")}
+    with running_server(cmd, ready="clerk is ready", timeout=180, cwd=ROOT, env=env):
         yield f"http://127.0.0.1:{port}"
 
 
@@ -87,6 +98,15 @@ def test_a_question_outside_the_corpus_is_refused_plainly(page) -> None:
     page.screenshot(path=str(SHOTS / "03-refusal.png"))
 
 
+def test_a_follow_up_is_answered_in_the_context_of_the_conversation(page) -> None:
+    ask(page, "What did the LGA peer team say about North West Leicestershire District Council's reserves?")
+    page.locator("#sources section.turn h3").filter(has_text="reserves").wait_for(timeout=90000)
+    ask(page, "And what did they say about housing?")
+    page.locator("#sources section.turn h3").filter(has_text="housing").wait_for(timeout=90000)
+    files = page.locator("#sources section.turn").first.locator(".src-file").all_inner_texts()
+    assert files and all("/nwldc/" in f for f in files), files
+
+
 def test_single_document_scope_is_visible_and_respected(page) -> None:
     page.get_by_text("Scope: which documents to search").click()
     picker = page.get_by_label("Ask one document")
@@ -104,3 +124,80 @@ def test_single_document_scope_is_visible_and_respected(page) -> None:
     files = latest.locator(".src-file").all_inner_texts()
     assert files and all(f.endswith("trafford-constitution-part-6-members-allowances.pdf") for f in files), files
     page.screenshot(path=str(SHOTS / "04-document-scope.png"))
+
+
+def test_feedback_is_recorded_with_the_answer_and_comment(page, app_index) -> None:
+    page.get_by_text("Feedback on an answer").click()
+    page.get_by_label("Comment (optional), sent with your thumbs up or down").fill("the quote settles it")
+    page.locator("#chat button[aria-label='Like']").first.click()
+    page.locator("#feedback-status").get_by_text("feedback was recorded").wait_for(timeout=10000)
+    entry = json.loads((app_index / "feedback.jsonl").read_text(encoding="utf-8").splitlines()[-1])
+    assert entry["rating"] == "up" and entry["comment"] == "the quote settles it"
+    assert "46.9p" in entry["answer"] and entry["citations"][0]["page"] == 9
+
+
+def test_upload_is_ingested_in_the_background_then_answerable_and_deletable(page, server, app_index, tmp_path) -> None:
+    page.goto(server + "/")  # a fresh page: no scope left from the tests above
+    page.get_by_label("Your question").wait_for(timeout=60000)
+    good = tmp_path / "testshire-allotments.txt"
+    good.write_text("Allotments policy\n\nThe annual rent for a full allotment plot in Testshire Parish is £42, "
+                    "payable each October.\n", encoding="utf-8")
+    empty = tmp_path / "minutes.pdf"
+    empty.write_bytes(b"")
+    odd = tmp_path / "notes.exe"
+    odd.write_bytes(b"MZ")
+
+    page.get_by_role("tab", name="Documents").click()
+    page.locator("#upload input[type=file]").set_input_files([str(good), str(empty), str(odd)])
+    progress = page.locator("#upload-progress")
+    progress.get_by_text("Added 1 of 2 file(s).").wait_for(timeout=120000)
+    text = progress.inner_text()
+    assert "minutes.pdf: file is empty" in text and "notes.exe: unsupported file type" in text
+    page.get_by_label("Search the library").fill("testshire")
+    page.wait_for_function("document.querySelector('#library').textContent.includes('testshire-allotments.txt')",
+                           timeout=10000)
+    page.screenshot(path=str(SHOTS / "05-upload.png"))
+    assert (app_index / "uploads" / "testshire-allotments.txt").is_file()
+
+    page.get_by_role("tab", name="Ask").click()
+    ask(page, "What is the annual rent for an allotment plot in Testshire?")
+    answer = page.locator("#chat .answer").filter(has_text="£42")
+    answer.wait_for(timeout=90000)
+    answer.locator("a.cite").first.click()
+    assert "testshire-allotments.txt" in page.locator(".src-card.active").inner_text()
+
+    page.get_by_role("tab", name="Documents").click()
+    picker = page.get_by_label("Delete a document from the index")
+    picker.click()
+    picker.fill("testshire")
+    page.get_by_role("option", name=re.compile(r"\(testshire-allotments\.txt\)")).click()
+    page.get_by_role("button", name="Delete").click()
+    page.locator("#delete-status").get_by_text("Deleted").wait_for(timeout=30000)
+    assert not (app_index / "uploads" / "testshire-allotments.txt").exists()
+    page.wait_for_function("!document.querySelector('#library').textContent.includes('testshire-allotments.txt')",
+                           timeout=10000)
+
+
+def test_evaluation_runs_on_an_uploaded_gold_file(page, tmp_path) -> None:
+    from evals.gold import DEV
+
+    lines = [line for line in DEV.read_text(encoding="utf-8").splitlines() if line.strip()]
+    gold = tmp_path / "mine.jsonl"
+    gold.write_text("\n".join(lines[:2] + [lines[71]]) + "\n", encoding="utf-8")
+    page.get_by_role("tab", name="Evaluation").click()
+    page.locator("#gold-upload input[type=file]").set_input_files(str(gold))
+    page.get_by_role("button", name="Run evaluation").click()
+    page.locator("#eval-status").get_by_text("3 questions: gold passage cited").wait_for(timeout=180000)
+    page.locator("#eval-report").get_by_text("Retrieval ablation").wait_for(timeout=10000)
+    assert page.locator("#eval-plots img").count() >= 2
+    page.screenshot(path=str(SHOTS / "06-evaluation.png"), full_page=True)
+
+
+def test_phone_width_keeps_the_chat_usable(page) -> None:
+    page.set_viewport_size({"width": 390, "height": 844})
+    page.get_by_role("tab", name="Ask").click()
+    box = page.get_by_label("Your question")
+    box.scroll_into_view_if_needed()
+    assert box.is_visible() and box.bounding_box()["width"] > 200
+    page.screenshot(path=str(SHOTS / "07-phone.png"), full_page=True)
+    page.set_viewport_size({"width": 1400, "height": 1000})
