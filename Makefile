@@ -39,7 +39,12 @@ index: setup
 run: index
 	$(CLERK) serve
 
-test: setup
+# axe-core checks the web page against WCAG A/AA in the browser tests (npm, no browser download).
+AXE := .cache/axe/node_modules/axe-core/axe.min.js
+$(AXE):
+	npm install --no-audit --no-fund --silent --prefix .cache/axe axe-core@4.14.1
+
+test: setup $(AXE)
 	$(VENV)/bin/pytest
 
 # Scores on the dev gold set, with the retrieval ablation; report in evals/results/<timestamp>/.

@@ -47,6 +47,12 @@ STARTERS = {
     "policy": "How much does {council} keep in reserves?",
 }
 MAX_STARTERS = 4
+#: Council-neutral: slate and a dark blue with WCAG AA contrast for white text on buttons.
+THEME = gr.themes.Default(primary_hue="blue", neutral_hue="slate").set(
+    button_primary_background_fill="#1e40af",
+    button_primary_background_fill_hover="#1e3a8a",
+    button_primary_text_color="#ffffff",
+)
 
 
 def starter_questions(docs: list[DocumentRecord], council_names: dict[str, str]) -> list[str]:
@@ -164,7 +170,7 @@ def build_blocks(assistant: Assistant, library: Library) -> gr.Blocks:
                                    elem_id="gold-upload")
                     run_eval = gr.Button("Run evaluation", variant="primary")
                 eval_status = gr.Markdown("", elem_id="eval-status")
-                gallery = gr.Gallery(plots, label="Plots", columns=3, height="auto", elem_id="eval-plots",
+                gallery = gr.Gallery(plots, label="Plots", columns=3, height="auto", elem_id="eval-plots", object_fit="contain",
                                      visible=bool(plots))
                 report = gr.Markdown(view, elem_id="eval-report")
 
@@ -294,8 +300,7 @@ def build_app(settings: Settings) -> FastAPI:
         return FileResponse(path, media_type=media, filename=path.name, content_disposition_type="inline")
 
     blocks = build_blocks(assistant, Library(assistant))
-    return gr.mount_gradio_app(app, blocks, path="/", theme=gr.themes.Default(primary_hue="blue", neutral_hue="slate"),
-                               css=CSS, head=PAGE_SCRIPT)
+    return gr.mount_gradio_app(app, blocks, path="/", theme=THEME, css=CSS, head=PAGE_SCRIPT, footer_links=[])
 
 
 def serve(settings: Settings, host: str = "127.0.0.1", port: int = 7860) -> None:

@@ -197,13 +197,13 @@ document.addEventListener('click', function (e) {
 CSS = """
 .gradio-container {max-width: 1400px !important}
 #clerk-header h1 {font-size: 1.4rem; margin: 0}
-#clerk-header p {margin: .2rem 0 0; color: var(--body-text-color-subdued)}
+#clerk-header p {margin: .2rem 0 0; color: #4a5568}
 a.cite {display: inline-block; min-width: 1.3em; padding: 0 .35em; margin: 0 .1em; border-radius: .7em;
   background: var(--color-accent-soft); color: var(--color-accent) !important; font-size: .78em; font-weight: 600;
   text-align: center; text-decoration: none; vertical-align: super; line-height: 1.35}
 a.cite:hover, a.cite:focus {background: var(--color-accent); color: white !important; outline: none}
 .refusal {border-left: 3px solid #b7791f; padding-left: .6rem}
-.hint {color: var(--body-text-color-subdued); font-size: .9em}
+.hint {color: #4a5568; font-size: .9em}
 #sources {max-height: 70vh; overflow-y: auto}
 .src-card {border: 1px solid var(--border-color-primary); border-radius: 8px; padding: .6rem .75rem; margin: .5rem 0;
   background: var(--background-fill-primary)}
@@ -211,14 +211,14 @@ a.cite:hover, a.cite:focus {background: var(--color-accent); color: white !impor
 .src-card header {font-size: .95em}
 .src-n {display: inline-block; min-width: 1.4em; text-align: center; border-radius: .7em;
   background: var(--color-accent-soft); color: var(--color-accent); font-weight: 600; font-size: .8em}
-.src-meta, .src-section, .src-file {color: var(--body-text-color-subdued); font-size: .82em}
+.src-meta, .src-section, .src-file {color: #4a5568; font-size: .82em}
 .src-card blockquote {margin: .4rem 0; padding: 0 0 0 .6rem; border-left: 3px solid var(--border-color-primary);
   font-size: .9em; white-space: pre-wrap}
 .src-card mark {background: #fde68a; color: inherit; padding: 0 .1em}
 .src-card footer {display: flex; gap: .8rem; align-items: baseline; flex-wrap: wrap}
-.verified {color: #2f855a; font-size: .82em}
+.verified {color: #276749; font-size: .82em}
 .turn h3 {font-size: 1rem; margin: .2rem 0}
-details.turn summary {cursor: pointer; color: var(--body-text-color-subdued); margin: .4rem 0}
+details.turn summary {cursor: pointer; color: #4a5568; margin: .4rem 0}
 #scope-line {font-size: .9em}
 @media (max-width: 800px) { #sources {max-height: none} }
 """

@@ -90,6 +90,17 @@ def test_answer_streams_with_chips_that_open_the_quoted_page(page, server) -> No
         assert err.value.code == 404
 
 
+def test_the_page_meets_wcag_a_and_aa_as_axe_checks_it(page) -> None:
+    """axe-core (from npm, installed by `make test`) on the page holding an answer and an open source."""
+    axe = ROOT / ".cache" / "axe" / "node_modules" / "axe-core" / "axe.min.js"
+    if not axe.is_file():
+        pytest.fail(f"{axe} is missing: `make test` installs it (npm install --prefix .cache/axe axe-core@4.14.1)")
+    page.add_script_tag(path=str(axe))
+    result = page.evaluate("axe.run(document, {runOnly: ['wcag2a', 'wcag2aa']})")
+    problems = [(v["id"], v["impact"], [n["target"] for n in v["nodes"][:3]]) for v in result["violations"]]
+    assert problems == []
+
+
 def test_a_question_outside_the_corpus_is_refused_plainly(page) -> None:
     ask(page, "What is the quorum for Leeds City Council's Licensing Committee?")
     refusal = page.locator("#chat .refusal").last
