@@ -10,6 +10,7 @@ is not indexed can be refused outright instead of answered from a neighbour.
 from __future__ import annotations
 
 import re
+from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
@@ -157,6 +158,21 @@ class CouncilDirectory:
                 shown.pop(0)
             unknown.append(" ".join(shown))
         return known, unknown
+
+
+def council_display_names(councils_and_titles: Iterable[tuple[str, str]]) -> dict[str, str]:
+    """Council id -> the full name its document titles use most ("kent-cc" -> "Kent County Council").
+
+    The same phrase rule as :class:`CouncilDirectory`; a phrase with no distinctive
+    word ("Parish Council meeting minutes") names no one and is skipped.
+    """
+    seen: dict[str, Counter[str]] = {}
+    for council, title in councils_and_titles:
+        for m in _COUNCIL_PHRASE.finditer(title or ""):
+            name = m.group(1)
+            if council and name and _core_name(name):
+                seen.setdefault(council, Counter())[" ".join(m.group(0).split())] += 1
+    return {c: max(names, key=lambda n: (names[n], len(n))) for c, names in seen.items()}
 
 
 def _core_name(name: str) -> str:

@@ -196,15 +196,15 @@ def cmd_eval(args: argparse.Namespace) -> int:
         if failed:
             print(f"clerk eval: {backend}: {len(failed)} of {len(rows)} questions failed, "
                   f"scored as unanswered (first: {failed[0]['id']}: {failed[0]['error']})", file=sys.stderr)
-    out = args.out or new_results_dir(settings.eval_results)
-    report = write_run(run, out)
     status = 0
-    if baseline:
+    if baseline:  # before writing, so summary.json and --json carry the same regressions
         regressions = baseline.regressions(run.summary)
         run.summary["regressions"] = regressions
         for line in regressions:
             print(f"clerk eval: below baseline: {line}", file=sys.stderr)
         status = 1 if regressions else 0
+    out = args.out or new_results_dir(settings.eval_results)
+    report = write_run(run, out)
     if args.save_baseline:
         Baseline(gold_path, [g.id for g in gold], {}).save(args.save_baseline, run.summary)
     if args.json:

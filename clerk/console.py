@@ -100,13 +100,8 @@ def print_documents(docs: list[DocumentRecord]) -> None:
     for col in ("council", "type", "title", "date", "pages", "chunks", "status"):
         table.add_column(col, justify="right" if col in ("pages", "chunks") else "left", overflow="fold")
     for d in docs:
-        status = d.status
-        if d.error:
-            status += f": {d.error}"
-        elif d.duplicate_of:
-            status += f" of {d.duplicate_of}"
         table.add_row(d.council or "", d.doc_type or "", d.title or d.source, d.date or "",
-                      str(d.pages), str(d.chunks), status)
+                      str(d.pages), str(d.chunks), d.status_text())
     out.print(table)
 
 

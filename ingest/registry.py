@@ -112,6 +112,12 @@ class DocumentRecord:
     def to_dict(self) -> dict:
         return asdict(self)
 
+    def status_text(self) -> str:
+        """The status as a reader sees it: with the error, or the document it duplicates."""
+        if self.error:
+            return f"{self.status}: {self.error}"
+        return f"{self.status} of {self.duplicate_of}" if self.duplicate_of else self.status
+
 
 class Registry:
     """Typed access to the registry database. One instance per process."""

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import mimetypes
 import re
-from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -19,6 +18,7 @@ from fastapi import FastAPI, HTTPException
 from fastapi.responses import FileResponse
 
 from assistant import Assistant
+from assistant.query import council_display_names
 from assistant.types import Filters, Passage
 from clerk.settings import Settings
 from evals.gold import GoldFormatError
@@ -72,19 +72,9 @@ def starter_questions(docs: list[DocumentRecord], council_names: dict[str, str])
     return out
 
 
-_COUNCIL_NAME = re.compile(r"\b((?:[A-Z][\w'-]+ )+?(?:District |County |City |Borough |Parish |Community |Town )?Council)\b")
-_GENERIC = {"District", "County", "City", "Borough", "Parish", "Community", "Town", "Council", "The"}
-
-
 def council_names(docs: list[DocumentRecord]) -> dict[str, str]:
-    """Council id -> the name its documents' titles use most ("kent-cc" -> "Kent County Council")."""
-    seen: dict[str, Counter[str]] = {}
-    for d in docs:
-        for m in _COUNCIL_NAME.finditer(d.title or ""):
-            name = m.group(1)
-            if d.council and name.split()[0] not in _GENERIC:
-                seen.setdefault(d.council, Counter())[name] += 1
-    return {c: max(names, key=lambda n: (names[n], len(n))) for c, names in seen.items()}
+    """Council id -> the full name its documents' titles use ("kent-cc" -> "Kent County Council")."""
+    return council_display_names((d.council or "", d.title or "") for d in docs)
 
 
 def deletable(docs: list[DocumentRecord]) -> list[tuple[str, str]]:
@@ -233,9 +223,10 @@ def build_blocks(assistant: Assistant, library: Library) -> gr.Blocks:
         chat.like(judged, [turns, comment], [thanks, comment])
 
         # --- documents -----------------------------------------------------------------------------
-        def doc_choices() -> tuple[dict, dict]:
+        def doc_choices(**extra) -> tuple[dict, dict]:
+            """New choices for the scope and delete pickers after the library changed (``extra``: delete picker)."""
             now, _, now_titles = catalogue()
-            return gr.update(choices=[(t, i) for i, t in now_titles.items()]), gr.update(choices=deletable(now))
+            return gr.update(choices=[(t, i) for i, t in now_titles.items()]), gr.update(choices=deletable(now), **extra)
 
         def added(files: list[str] | None) -> tuple:
             if not files:
@@ -260,8 +251,7 @@ def build_blocks(assistant: Assistant, library: Library) -> gr.Blocks:
             if not doc_id:
                 return "Pick a document to delete.", gr.skip(), gr.skip(), gr.skip()
             note = library.delete(doc_id)
-            scope_choices, delete_choices = doc_choices()
-            return note, library.rows(query), scope_choices, gr.update(delete_choices, value=None)
+            return note, library.rows(query), *doc_choices(value=None)
 
         delete.click(remove, [doomed, search], [deleted, table, document, doomed])
 

@@ -76,9 +76,8 @@ class Library:
         words = query.lower().split()
         out = []
         for d in self.documents():
-            status = d.status + (f": {d.error}" if d.error else "") + (f" of {d.duplicate_of}" if d.duplicate_of else "")
             row = [d.title or Path(d.source).name, d.council or "", (d.doc_type or "").replace("_", " "), d.date or "", d.pages,
-                   d.chunks, status, d.source]
+                   d.chunks, d.status_text(), d.source]
             haystack = " ".join(str(v) for v in row).lower()
             if all(w in haystack for w in words):
                 out.append(row)

@@ -184,6 +184,8 @@ def test_upload_is_ingested_in_the_background_then_answerable_and_deletable(page
     page.get_by_role("option", name=re.compile(r"\(testshire-allotments\.txt\)")).click()
     page.get_by_role("button", name="Delete").click()
     page.locator("#delete-status").get_by_text("Deleted").wait_for(timeout=30000)
+    assert page.locator("#delete-pick").get_attribute("id") == "delete-pick"  # the picker kept its identity
+    assert picker.input_value() == ""  # and was cleared
     assert not (app_index / "uploads" / "testshire-allotments.txt").exists()
     page.wait_for_function("!document.querySelector('#library').textContent.includes('testshire-allotments.txt')",
                            timeout=10000)
@@ -200,6 +202,7 @@ def test_evaluation_runs_on_an_uploaded_gold_file(page, tmp_path) -> None:
     page.get_by_role("button", name="Run evaluation").click()
     page.locator("#eval-status").get_by_text("3 questions: gold passage cited").wait_for(timeout=180000)
     page.locator("#eval-report").get_by_text("Retrieval ablation").wait_for(timeout=10000)
+    page.locator("#eval-plots img").nth(1).wait_for(timeout=30000)  # the gallery renders after the report text
     assert page.locator("#eval-plots img").count() >= 2
     page.screenshot(path=str(SHOTS / "06-evaluation.png"), full_page=True)
 
