@@ -92,12 +92,14 @@ class Assistant:
         self.sentence_vectors.clear()
 
     # --- understanding and retrieval ------------------------------------------------------
-    def directory(self) -> CouncilDirectory:
-        return CouncilDirectory.build((d.council or "", d.title or "") for d in self.retriever.documents())
+    def directory(self, include_restricted: bool = False) -> CouncilDirectory:
+        """Councils as the documents a viewer may see name them."""
+        docs = self.retriever.documents(include_restricted)
+        return CouncilDirectory.build((d.council or "", d.title or "") for d in docs)
 
-    def analyse(self, question: str, history: Sequence[str] = ()) -> Query:
+    def analyse(self, question: str, history: Sequence[str] = (), include_restricted: bool = False) -> Query:
         """The standalone, expanded query and the councils it names."""
-        directory = self.directory()
+        directory = self.directory(include_restricted)
         text = rewrite_follow_up(question.strip(), list(history), directory)
         known, unknown = directory.mentioned(text)
         return Query(question=question, text=text, search_text=expand_abbreviations(text), councils=known,
@@ -114,7 +116,8 @@ class Assistant:
     ) -> Retrieval:
         """Candidates from both channels within ``filters``, reranked, best first (``k`` kept)."""
         t0 = time.perf_counter()
-        query = self.analyse(question, history)
+        filters = filters or Filters()
+        query = self.analyse(question, history, filters.include_restricted)
         passages, vector = self.retriever.candidates(query.search_text, self.settings.candidates, filters, mode)
         t1 = time.perf_counter()
         ranked = (reranker or self.reranker).rerank(query, passages, vector)
@@ -169,7 +172,7 @@ class Assistant:
         timings = dict(retrieval.timings_ms)
         yield StreamEvent("passages", passages=top)
 
-        refusal = self._refusal(retrieval, confidence)
+        refusal = self._refusal(retrieval, confidence, (filters or Filters()).include_restricted)
         if refusal is not None:
             answer = Answer(question=question, answer=refusal, refused=True, citations=[], backend=backend, id=id,
                             query=retrieval.query.text, confidence=confidence,
@@ -203,10 +206,10 @@ class Assistant:
         answer.timings_ms = timings
         yield StreamEvent("final", answer=answer)
 
-    def _refusal(self, retrieval: Retrieval, confidence: float) -> str | None:
+    def _refusal(self, retrieval: Retrieval, confidence: float, include_restricted: bool) -> str | None:
         query = retrieval.query
         if query.unknown_councils and not query.councils:
-            held = sorted({d.council for d in self.retriever.documents() if d.council})
+            held = sorted({d.council for d in self.retriever.documents(include_restricted) if d.council})
             return (
                 f"The index holds no documents from {', '.join(query.unknown_councils)}, so it cannot answer this. "
                 f"Councils indexed: {', '.join(held)}."

@@ -34,19 +34,28 @@ class Retriever:
         self.dense_weight = dense_weight
 
     # --- scope ---------------------------------------------------------------------
-    def documents(self) -> list[DocumentRecord]:
-        """Documents whose chunks are searchable."""
-        return [d for d in self.store.registry.documents() if d.status in ("indexed", "stale") and d.chunks > 0]
+    def documents(self, include_restricted: bool = False) -> list[DocumentRecord]:
+        """Documents whose chunks are searchable (restricted ones only when asked for)."""
+        return [
+            d for d in self.store.registry.documents()
+            if d.status in ("indexed", "stale") and d.chunks > 0 and (include_restricted or not d.restricted)
+        ]
 
     def scope(self, filters: Filters) -> list[str] | None:
         """Document ids a question may draw on, or None when every document may be used.
 
-        Raises ``ValueError`` naming the filter when it matches no document, so
-        a typo in ``--doc`` or ``--council`` is an error, not a silent refusal.
+        Restricted documents are left out unless ``filters.include_restricted``;
+        the resulting id list goes into both channels' searches, so their text
+        never reaches ranking, answers or refusals. Raises ``ValueError`` naming
+        the filter when it matches no document, so a typo in ``--doc`` or
+        ``--council`` is an error, not a silent refusal.
         """
+        docs = self.documents(filters.include_restricted)
         if filters.is_empty():
-            return None
-        docs = self.documents()
+            hidden = not filters.include_restricted and any(
+                d.restricted for d in self.store.registry.documents()
+            )
+            return [d.doc_id for d in docs] if hidden else None
         if filters.councils:
             wanted = {c.lower() for c in filters.councils}
             docs = [d for d in docs if (d.council or "").lower() in wanted]

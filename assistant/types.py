@@ -18,6 +18,12 @@ class Filters:
     relative to the corpus, or bare file names ("ask this report").
     Dates compare as ISO prefixes, so ``date_from="2025"`` keeps 2025-04 and
     later; documents without a date are excluded whenever a date bound is set.
+
+    ``include_restricted`` is off unless a caller turns it on: restricted
+    documents (exempt reports; see :mod:`ingest.access`) are then invisible to
+    retrieval, to the councils a question may name and to refusals, exactly as
+    if they were not indexed. Only callers acting for someone entitled to them
+    (an officer signed in to the app, the operator at the command line) set it.
     """
 
     councils: tuple[str, ...] = ()
@@ -25,9 +31,16 @@ class Filters:
     documents: tuple[str, ...] = ()
     date_from: str | None = None
     date_to: str | None = None
+    include_restricted: bool = False
 
     def is_empty(self) -> bool:
+        """True when no scope was chosen (the viewer's access still applies)."""
         return not (self.councils or self.doc_types or self.documents or self.date_from or self.date_to)
+
+    @classmethod
+    def everything(cls) -> Filters:
+        """Every indexed document, restricted ones included: the operator's view (CLI, evals)."""
+        return cls(include_restricted=True)
 
 
 @dataclass

@@ -62,7 +62,7 @@ def cmd_docs(args: argparse.Namespace) -> int:
     registry.close()
     if args.json:
         keys = ("source", "council", "doc_type", "title", "date", "pages", "chunks", "status", "error",
-                "duplicate_of", "ocr_pages", "meta_origin", "doc_id")
+                "duplicate_of", "ocr_pages", "meta_origin", "restricted", "doc_id")
         print(json.dumps([{k: getattr(d, k) for k in keys} for d in docs], indent=1))
     else:
         from clerk.console import print_documents
@@ -76,7 +76,7 @@ def _filters(args: argparse.Namespace):
 
     return Filters(
         councils=tuple(args.council or ()), doc_types=tuple(args.type or ()), documents=tuple(args.doc or ()),
-        date_from=args.date_from, date_to=args.date_to,
+        date_from=args.date_from, date_to=args.date_to, include_restricted=not args.hide_restricted,
     )
 
 
@@ -222,6 +222,43 @@ def cmd_serve(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_users(args: argparse.Namespace) -> int:
+    """Manage who may sign in to the web app (``clerk users add|remove|list``)."""
+    import getpass
+
+    from ui.accounts import Accounts, AccountsError
+
+    settings = _settings(args)
+    try:
+        accounts = Accounts(settings.users_path)
+        if args.action == "list":
+            if not accounts.users:
+                print(f"no users in {settings.users_path}: the web app runs without sign-in")
+            for a in sorted(accounts.users.values(), key=lambda a: a.name):
+                print(f"{a.name}\t{a.role}")
+            return 0
+        if not args.name:
+            print(f"clerk users {args.action}: give a user name", file=sys.stderr)
+            return 2
+        if args.action == "remove":
+            accounts.remove(args.name)
+            print(f"removed {args.name} from {settings.users_path}")
+            return 0
+        if args.password_stdin:
+            password = sys.stdin.readline().rstrip("\n")
+        else:
+            password = getpass.getpass(f"password for {args.name}: ")
+            if getpass.getpass("again: ") != password:
+                print("clerk users add: the passwords differ", file=sys.stderr)
+                return 2
+        accounts.add(args.name, args.role, password)
+    except AccountsError as exc:
+        print(f"clerk users: {exc}", file=sys.stderr)
+        return 2
+    print(f"{args.name} ({args.role}) saved in {settings.users_path}; `clerk serve` now asks for sign-in")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="clerk", description="Cited answers from council governance documents.")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -254,6 +291,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--k", type=int, help="passages an answer may cite (default 5)")
     p.add_argument("--backend", help="extractive (default), openai or local")
     p.add_argument("--reranker", help="features (default), none, or a cross-encoder path")
+    p.add_argument("--hide-restricted", action="store_true",
+                   help="answer as the public sees the index: restricted documents are left out")
     p.set_defaults(func=cmd_ask)
 
     p = sub.add_parser("eval", help="score retrieval, citations and refusals against a gold set")
@@ -276,6 +315,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, default=7860)
     p.set_defaults(func=cmd_serve)
+
+    p = sub.add_parser("users", help="who may sign in to the web app, and their roles")
+    _common(p)
+    p.add_argument("action", choices=["add", "remove", "list"])
+    p.add_argument("name", nargs="?", help="user name (letters, digits, . _ @ -)")
+    p.add_argument("--role", choices=["officer", "member", "public"], default="member",
+                   help="officer: sees restricted documents and manages the library; member, public: public only")
+    p.add_argument("--password-stdin", action="store_true", help="read the password from standard input")
+    p.set_defaults(func=cmd_users)
     return parser
 
 

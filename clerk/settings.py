@@ -51,6 +51,13 @@ class Settings(BaseSettings):
     chroma_port: int = 8000
     collection: str = Field("clerk", description="Chroma collection name.")
 
+    # --- access ----------------------------------------------------------------
+    users_file: Path | None = Field(
+        None, description="Users and roles of the web app (TOML, hashed passwords); default <index>/users.toml. "
+        "Sign-in is required when it lists a user."
+    )
+    session_hours: float = Field(12.0, description="How long a web sign-in lasts.")
+
     # --- embedding ---------------------------------------------------------
     embed_model: str = Field(
         "", description="Path (or local name) of a sentence-transformers model; empty = packaged all-MiniLM-L6-v2."
@@ -114,6 +121,11 @@ class Settings(BaseSettings):
     def uploads_dir(self) -> Path:
         """Where files added in the web app are kept: beside the index that holds their chunks."""
         return self.index / "uploads"
+
+    @property
+    def users_path(self) -> Path:
+        """The users file the web app signs people in with (see ``ui.accounts``)."""
+        return self.users_file or self.index / "users.toml"
 
     @property
     def feedback_path(self) -> Path:

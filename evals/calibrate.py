@@ -29,6 +29,7 @@ from assistant import Assistant
 from assistant.calibration import REFUSAL_FEATURES, Calibration, load_calibration
 from assistant.refusal import refusal_features
 from assistant.rerank import FEATURES, FeatureReranker
+from assistant.types import Filters
 from evals.gold import DEV, GoldQuestion, first_match, holds, load_gold
 
 GRID = (0.0, 0.25, 0.5, 1.0, 2.0, 4.0)
@@ -173,7 +174,7 @@ def main() -> None:
         reranker = FeatureReranker(a.sentence_vectors, a.term_weights, a.retriever.chunk_vectors, trial)
         hits = 0.0
         for g in answerable:
-            r = a.retrieve(g.question, k=10, reranker=reranker)
+            r = a.retrieve(g.question, Filters.everything(), k=10, reranker=reranker)
             rank = first_match([(p.source, p.text) for p in r.passages], g.sources)
             hits += 1.0 / rank if rank else 0.0
         score = hits / len(answerable)
@@ -196,7 +197,7 @@ def refit_refusal(a: Assistant, gold: list[GoldQuestion], cal: Calibration, repo
     rows, labels = [], []
     by_rule = {"answerable": 0, "unanswerable": 0}
     for g in gold:
-        r = a.retrieve(g.question)
+        r = a.retrieve(g.question, Filters.everything())
         if r.query.unknown_councils and not r.query.councils:
             by_rule["answerable" if g.answerable else "unanswerable"] += 1  # refused before the model is consulted
             continue

@@ -32,7 +32,7 @@ import numpy as np
 from assistant import Assistant
 from assistant.calibration import CALIBRATION_PATH
 from assistant.rerank import FusionOnly
-from assistant.types import Answer
+from assistant.types import Answer, Filters
 from clerk.settings import PROJECT_ROOT
 from evals.gold import GoldQuestion, first_match, holds, normalise
 from evals.judge import judge_citations
@@ -93,9 +93,16 @@ def evaluate(
     ablation: bool = True,
     progress: Progress | None = None,
     gold_path: Path | None = None,
+    filters: Filters | None = None,
 ) -> EvalRun:
-    """Answer and retrieve every gold question; see the module docstring for the order."""
+    """Answer and retrieve every gold question; see the module docstring for the order.
+
+    ``filters`` defaults to every document, restricted ones included (the
+    operator's view); the web app passes its viewer's, so a report never holds
+    text its reader may not see.
+    """
     _seed()
+    filters = filters or Filters.everything()
     backends = list(backends or default_backends(a))
     retrievers = RETRIEVERS if ablation else {PRODUCT: RETRIEVERS[PRODUCT]}
     answers: dict[str, list[dict]] = {b: [] for b in backends}
@@ -105,10 +112,12 @@ def evaluate(
         if progress:
             progress(i - 1, len(gold), g.id)
         for b in backends:
-            answers[b].append(_answer(a, g, b))
+            answers[b].append(_answer(a, g, b, filters))
         ranks: dict[str, dict] = {}
         for name, (mode, rerank) in retrievers.items():
-            passages = a.retrieve(g.question, k=DEPTH, mode=mode, reranker=None if rerank else fusion).passages
+            passages = a.retrieve(
+                g.question, filters, k=DEPTH, mode=mode, reranker=None if rerank else fusion
+            ).passages
             ranks[name] = rank_row(g, [(p.source, p.text) for p in passages])
             if g.answerable:
                 retrieval[name].append(ranks[name])
@@ -121,10 +130,10 @@ def evaluate(
     return run
 
 
-def _answer(a: Assistant, g: GoldQuestion, backend: str) -> dict:
+def _answer(a: Assistant, g: GoldQuestion, backend: str, filters: Filters) -> dict:
     """The scored answer, or a row recording why the backend gave none (the run goes on)."""
     try:
-        return answer_row(g, a.ask(g.question, backend=backend, id=g.id))
+        return answer_row(g, a.ask(g.question, filters, backend=backend, id=g.id))
     except Exception as exc:  # an endpoint that is down must not lose the other backends' results
         failed = Answer(question=g.question, answer="", refused=False, citations=[], backend=backend, id=g.id)
         return answer_row(g, failed) | {"error": f"{type(exc).__name__}: {exc}"}

@@ -42,6 +42,7 @@ from assistant.calibration import CALIBRATION_PATH
 from assistant.engine import Assistant
 from assistant.rerank import FEATURES, FeatureReranker, FusionOnly, Reranker
 from assistant.sentvec import SentenceVectors
+from assistant.types import Filters
 from clerk.settings import PROJECT_ROOT, get_settings
 from evals.gold import DEV, GoldQuestion, first_match, load_gold
 from evals.metrics import recall_at, reciprocal_rank
@@ -81,7 +82,7 @@ def clerk_configurations(a: Assistant) -> dict[str, Search]:
 
     def search(mode: str, reranker: Reranker | None) -> Search:
         def run(question: str) -> list[tuple[str, str]]:
-            passages = a.retrieve(question, k=K, mode=mode, reranker=reranker).passages
+            passages = a.retrieve(question, Filters.everything(), k=K, mode=mode, reranker=reranker).passages
             return [(p.source, p.text) for p in passages]
 
         return run

@@ -3,7 +3,8 @@
 Folders are walked recursively in a stable order. A ``.clerkignore`` file in a
 folder (gitignore-like globs, ``#`` comments) excludes files from it and the
 folders below it, so a corpus can carry its README and manifest without them
-being indexed as documents. Files of unsupported types found while walking a
+being indexed as documents. Restriction markers (``report.pdf.restricted``,
+see :mod:`ingest.access`) are never documents. Files of unsupported types found while walking a
 folder are listed as skipped; an unsupported file named explicitly is an error.
 """
 
@@ -14,6 +15,7 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ingest.access import is_sidecar
 from ingest.loaders import SUPPORTED_SUFFIXES
 
 IGNORE_FILE = ".clerkignore"
@@ -61,7 +63,7 @@ def discover(paths: list[Path]) -> Discovery:
             if pats:
                 inherited.append((here, pats))
             for name in sorted(files):
-                if name.startswith(".") or name in ALWAYS_IGNORED:
+                if name.startswith(".") or name in ALWAYS_IGNORED or is_sidecar(Path(name)):
                     continue
                 file = here / name
                 if any(

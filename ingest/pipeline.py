@@ -22,8 +22,10 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from clerk.settings import Settings
+from ingest.access import restriction
 from ingest.chunk import doc_id_for
 from ingest.discover import discover, source_for
+from ingest.metadata import ManifestIndex
 from ingest.parse import ParseJob, ParseOutcome, parse_file
 from ingest.registry import DocumentRecord
 from ingest.store import Store
@@ -159,6 +161,7 @@ class Ingester:
         plan = _Plan()
         reg = self.store.registry
         claimed: dict[str, str] = {}  # sha256 -> source of the file indexing it in this run
+        manifests = ManifestIndex()
         for path in files:
             source = source_for(path)
             rec = reg.by_path(str(path))
@@ -171,9 +174,14 @@ class Ingester:
             if rec is None:
                 rec = DocumentRecord(doc_id=self._new_doc_id(source), path=str(path), source=source, status="pending")
             rec.size = size
+            marking = restriction(path, manifests)
+            remarked = rec.restricted != marking
+            rec.restricted = marking
             if rec.status in ("indexed", "stale") and rec.indexed_sha256 == digest and rec.doc_id not in redo:
                 if rec.status == "stale":  # the file went back to the indexed version
                     rec.status, rec.error, rec.sha256 = "indexed", None, digest
+                    remarked = True
+                if remarked:  # restricted or released without a content change: no re-embed needed
                     self.store.record(rec)
                 claimed.setdefault(digest, rec.source)
                 plan.results.append(FileResult(rec.source, UNCHANGED, rec.pages, rec.chunks))

@@ -43,6 +43,7 @@ CREATE TABLE IF NOT EXISTS documents (
     ocr_pages INTEGER NOT NULL DEFAULT 0,
     chunks INTEGER NOT NULL DEFAULT 0,
     duplicate_of TEXT,
+    restricted TEXT,                    -- NULL: public; else why only officers may see it (ingest.access)
     updated_at REAL NOT NULL
 );
 CREATE TABLE IF NOT EXISTS pages (
@@ -107,6 +108,8 @@ class DocumentRecord:
     ocr_pages: int = 0
     chunks: int = 0
     duplicate_of: str | None = None
+    #: Why only officers may see this document (e.g. "Exempt: Schedule 12A para 3"); None when public.
+    restricted: str | None = None
     updated_at: float = 0.0
 
     def to_dict(self) -> dict:
@@ -131,11 +134,18 @@ class Registry:
         self.conn.execute("PRAGMA synchronous=NORMAL")
         self.conn.execute("PRAGMA foreign_keys=ON")
         self.conn.executescript(_SCHEMA)
+        self._add_missing_columns()
         if self.get_meta("schema_version") is None:
             self.set_meta("schema_version", str(SCHEMA_VERSION))
 
     def close(self) -> None:
         self.conn.close()
+
+    def _add_missing_columns(self) -> None:
+        """Columns added since a registry was created (an index built by an earlier clerk keeps working)."""
+        have = {r[1] for r in self.conn.execute("PRAGMA table_info(documents)")}
+        if "restricted" not in have:
+            self.conn.execute("ALTER TABLE documents ADD COLUMN restricted TEXT")
 
     @contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:

@@ -54,3 +54,34 @@ def assistant(index_settings, embedder):
     a = Assistant(index_settings, embedder=embedder)
     yield a
     a.close()
+
+
+#: The small index of the access tests: two of its four documents are restricted.
+ACCESS_FILES = [
+    "hertingfordbury-pc/hpc-reserves-policy.pdf",  # restricted by a sidecar file
+    "hertingfordbury-pc/hpc-code-of-conduct.pdf",
+    "wye-valley-cc/wvcc-complaints-procedure.pdf",  # restricted by its manifest row: the only Wye Valley document
+    "nwldc/productivity-plan.txt",
+]
+RESTRICTED_REASON = "Exempt: Schedule 12A paragraph 3"
+
+
+@pytest.fixture(scope="session")
+def access_settings(tmp_path_factory, embedder):
+    """Four real documents, two marked restricted the two ways a corpus can mark them (sidecar, manifest)."""
+    from ingest.pipeline import Ingester
+    from tests.helpers import copy_corpus_files
+
+    tmp = tmp_path_factory.mktemp("access")
+    root = tmp / "docs"
+    copy_corpus_files(root, ACCESS_FILES)
+    (root / "hertingfordbury-pc" / "hpc-reserves-policy.pdf.restricted").write_text(RESTRICTED_REASON + "\n")
+    (root / "MANIFEST.tsv").write_text(
+        "file\tcouncil\ttitle\tdoc_type\tdate\trestricted\n"
+        "wye-valley-cc/wvcc-complaints-procedure.pdf\twye-valley-cc\tComplaints Procedure\tpolicy\t2019\tyes\n"
+        "nwldc/productivity-plan.txt\tnwldc\tProductivity Plan\tproductivity_plan\t2024\tno\n"
+    )
+    settings = make_settings(tmp)
+    report = Ingester(settings, embedder=embedder).run([root])
+    assert report.ok and report.count("indexed") == 4, report.results
+    return settings

@@ -4,6 +4,12 @@ The page calls :class:`assistant.Assistant` only; HTML comes from
 :mod:`ui.render`. Original files are served by ``/files/<doc_id>``, which
 serves indexed documents and nothing else, so a citation opens the page it
 came from.
+
+Access (see :mod:`ui.accounts`): every handler works out its viewer from the
+request and passes the viewer's access into retrieval (``Filters``), the
+library, the pickers and the file route. The page is first built as the
+public sees it and filled in for the viewer when it loads, so nothing
+restricted is ever in the page a visitor receives before their role is known.
 """
 
 from __future__ import annotations
@@ -14,8 +20,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import gradio as gr
-from fastapi import FastAPI, HTTPException
-from fastapi.responses import FileResponse
+from fastapi import FastAPI, HTTPException, Request
+from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Response
 
 from assistant import Assistant
 from assistant.query import council_display_names
@@ -23,6 +29,7 @@ from assistant.types import Filters, Passage
 from clerk.settings import Settings
 from evals.gold import GoldFormatError
 from ingest.registry import DocumentRecord
+from ui.accounts import Accounts, Sessions, Viewer
 from ui.evaluation import latest_run, report_view, run_gold, summary_line
 from ui.feedback import record_feedback
 from ui.library import COLUMNS, Library
@@ -34,9 +41,16 @@ from ui.render import (
     answer_markdown,
     esc,
     scope_text,
+    sign_in_page,
     sources_html,
     status_line,
 )
+
+#: The session cookie of a signed-in viewer (HttpOnly; the token means nothing outside this server's memory).
+SESSION_COOKIE = "clerk_session"
+#: The role the page is built for before it knows who is looking.
+ANONYMOUS = Viewer(None, "public")
+EVAL_HIDDEN = "Evaluation reports are shown to officers: the index holds restricted documents."
 
 #: A starter question for each kind of document, asked of the council that holds one.
 STARTERS = {
@@ -82,20 +96,38 @@ def deletable(docs: list[DocumentRecord]) -> list[tuple[str, str]]:
     return [(f"{d.title or Path(d.source).name} ({Path(d.source).name})", d.doc_id) for d in docs]
 
 
-def build_blocks(assistant: Assistant, library: Library) -> gr.Blocks:
-    def catalogue() -> tuple[list[DocumentRecord], dict[str, str], dict[str, str]]:
-        docs = sorted(assistant.retriever.documents(), key=lambda d: (d.council or "", d.title or d.source))
+def build_blocks(assistant: Assistant, library: Library, accounts: Accounts) -> gr.Blocks:
+    def viewer_of(request: gr.Request | None) -> Viewer:
+        return accounts.viewer(request.username if request is not None else None)
+
+    def catalogue(viewer: Viewer = ANONYMOUS) -> tuple[list[DocumentRecord], dict[str, str], dict[str, str]]:
+        docs = sorted(assistant.retriever.documents(viewer.sees_restricted),
+                      key=lambda d: (d.council or "", d.title or d.source))
         return docs, council_names(docs), {d.doc_id: d.title or d.source for d in docs}
 
+    def scope_choices(viewer: Viewer) -> tuple[list, list, list]:
+        """Documents, councils and types the viewer may pick: only what they may see."""
+        docs, names, titles = catalogue(viewer)
+        councils = sorted({d.council for d in docs if d.council})
+        kinds = sorted({d.doc_type for d in docs if d.doc_type})
+        return ([(titles[d.doc_id], d.doc_id) for d in docs], [(names.get(c, c), c) for c in councils],
+                [(k.replace("_", " "), k) for k in kinds])
+
+    def evaluation_view(viewer: Viewer) -> tuple[str, list[str]]:
+        """The latest report, unless it could hold restricted text the viewer may not see."""
+        hidden = not viewer.sees_restricted and any(d.restricted for d in assistant.store.registry.documents())
+        return (EVAL_HIDDEN, []) if hidden else report_view(latest_run(assistant.settings.eval_results))
+
     docs, names, titles = catalogue()
-    councils = sorted({d.council for d in docs if d.council})
-    kinds = sorted({d.doc_type for d in docs if d.doc_type})
+    document_choices, council_choices, kind_choices = scope_choices(ANONYMOUS)
+    manages_before_sign_in = not accounts.enabled  # a local tool without sign-in manages its own library
 
     with gr.Blocks(title="clerk: council documents, cited") as blocks:
         turns = gr.State([])
         with gr.Row(elem_id="clerk-header"):
             gr.HTML("<h1>clerk</h1><p>Ask about the council's documents. Every answer shows the document, page "
                     "and quoted words it rests on; click a number to see the source.</p>")
+            account = gr.Markdown("", elem_id="account")
         with gr.Tabs():
             with gr.Tab("Ask", id="ask"), gr.Row(equal_height=False):
                 with gr.Column(scale=3, min_width=320):
@@ -118,13 +150,12 @@ def build_blocks(assistant: Assistant, library: Library) -> gr.Blocks:
                         thanks = gr.Markdown("", elem_id="feedback-status")
                 with gr.Column(scale=2, min_width=300):
                     with gr.Accordion("Scope: which documents to search", open=False):
-                        document = gr.Dropdown([(titles[d.doc_id], d.doc_id) for d in docs],
-                                               label="Ask one document", multiselect=True,
+                        document = gr.Dropdown(document_choices, label="Ask one document", multiselect=True,
                                                elem_id="scope-document")
-                        council = gr.Dropdown([(names.get(c, c), c) for c in councils], label="Councils",
-                                              multiselect=True, elem_id="scope-council")
-                        kind = gr.Dropdown([(k.replace("_", " "), k) for k in kinds], label="Document types",
-                                           multiselect=True, elem_id="scope-type")
+                        council = gr.Dropdown(council_choices, label="Councils", multiselect=True,
+                                              elem_id="scope-council")
+                        kind = gr.Dropdown(kind_choices, label="Document types", multiselect=True,
+                                           elem_id="scope-type")
                         with gr.Row():
                             date_from = gr.Textbox(label="Dated from", placeholder="YYYY or YYYY-MM")
                             date_to = gr.Textbox(label="Dated to", placeholder="YYYY or YYYY-MM")
@@ -138,15 +169,17 @@ def build_blocks(assistant: Assistant, library: Library) -> gr.Blocks:
                     search = gr.Textbox(label="Search the library", placeholder="title, council, type or file",
                                         scale=3, elem_id="library-search")
                     refresh = gr.Button("Refresh", scale=1, min_width=80)
-                table = gr.Dataframe(library.rows(), headers=COLUMNS, interactive=False, wrap=True,
+                table = gr.Dataframe(library.rows(""), headers=COLUMNS, interactive=False, wrap=True,
                                      label="Indexed documents", elem_id="library", max_height=520,
                                      column_widths=["30%", "10%", "10%", "8%", "6%", "7%", "12%", "17%"])
                 with gr.Row(equal_height=False):
-                    with gr.Column():
+                    with gr.Column(visible=manages_before_sign_in) as adder:
+                        restrict = gr.Textbox(label="Restricted: reason (e.g. Exempt: Schedule 12A para 3); "
+                                              "leave empty to publish", visible=False, elem_id="upload-restricted")
                         upload = gr.File(label="Add documents (PDF, DOCX, HTML, TXT, MD)", file_count="multiple",
                                          elem_id="upload")
                         progress = gr.Markdown("", elem_id="upload-progress")
-                    with gr.Column():
+                    with gr.Column(visible=manages_before_sign_in) as remover:
                         doomed = gr.Dropdown(deletable(docs), label="Delete a document from the index",
                                              elem_id="delete-pick")
                         delete = gr.Button("Delete", variant="stop")
@@ -154,8 +187,8 @@ def build_blocks(assistant: Assistant, library: Library) -> gr.Blocks:
                 ticker = gr.Timer(1.0, active=False)
 
             with gr.Tab("Evaluation", id="evaluation"):
-                view, plots = report_view(latest_run(assistant.settings.eval_results))
-                with gr.Row():
+                view, plots = evaluation_view(ANONYMOUS)
+                with gr.Row(visible=manages_before_sign_in) as eval_controls:
                     gold = gr.File(label="Gold questions (JSONL, see docs/EVALUATION.md)", file_types=[".jsonl"],
                                    elem_id="gold-upload")
                     run_eval = gr.Button("Run evaluation", variant="primary")
@@ -167,18 +200,21 @@ def build_blocks(assistant: Assistant, library: Library) -> gr.Blocks:
         # --- ask ---------------------------------------------------------------------------------
         scope_inputs = [document, council, kind, date_from, date_to]
 
-        def filters_of(documents, councils_, kinds_, frm, to) -> Filters:
+        def filters_of(viewer: Viewer, documents, councils_, kinds_, frm, to) -> Filters:
             return Filters(councils=tuple(councils_ or ()), doc_types=tuple(kinds_ or ()),
                            documents=tuple(documents or ()), date_from=(frm or "").strip() or None,
-                           date_to=(to or "").strip() or None)
+                           date_to=(to or "").strip() or None, include_restricted=viewer.sees_restricted)
 
-        def show_scope(*values) -> str:
-            return scope_text(filters_of(*values), catalogue()[2])
+        def show_scope(documents, councils_, kinds_, frm, to, request: gr.Request) -> str:
+            viewer = viewer_of(request)
+            return scope_text(filters_of(viewer, documents, councils_, kinds_, frm, to), catalogue(viewer)[2])
 
         for control in scope_inputs:
             control.change(show_scope, scope_inputs, scope_line)
 
-        def respond(message: str, history: list, past: list[Turn], *scope) -> Iterator[tuple]:
+        def respond(message: str, history: list, past: list[Turn], documents, councils_, kinds_, frm, to,
+                    request: gr.Request) -> Iterator[tuple]:
+            filters = filters_of(viewer_of(request), documents, councils_, kinds_, frm, to)
             message = (message or "").strip()
             if not message:
                 yield history, past, gr.skip(), gr.skip(), gr.skip(), ""
@@ -190,7 +226,7 @@ def build_blocks(assistant: Assistant, library: Library) -> gr.Blocks:
             passages: list[Passage] = []
             shown = ""
             try:
-                for event in assistant.stream(message, filters=filters_of(*scope), history=asked):
+                for event in assistant.stream(message, filters=filters, history=asked):
                     if event.kind == "passages":
                         passages = list(event.passages)
                     elif event.kind == "delta":
@@ -198,7 +234,10 @@ def build_blocks(assistant: Assistant, library: Library) -> gr.Blocks:
                         history[-1] = {"role": "assistant", "content": f"<p>{esc(shown)}</p>"}
                         yield history, past, gr.skip(), gr.skip(), gr.skip(), ""
                     elif event.kind == "final" and event.answer is not None:
-                        turn = Turn(len(past) + 1, message, event.answer, passages)
+                        marked = {d.doc_id: d.restricted for d in assistant.store.registry.documents() if d.restricted}
+                        cited = {c.doc_id for c in event.answer.citations}
+                        turn = Turn(len(past) + 1, message, event.answer, passages,
+                                    {i: why for i, why in marked.items() if i in cited})
                         past = [*past, turn]
                         history[-1] = {"role": "assistant", "content": answer_html(turn)}
                         yield history, past, sources_html(past), status_line(event.answer), answer_markdown(turn), ""
@@ -223,45 +262,62 @@ def build_blocks(assistant: Assistant, library: Library) -> gr.Blocks:
         chat.like(judged, [turns, comment], [thanks, comment])
 
         # --- documents -----------------------------------------------------------------------------
-        def doc_choices(**extra) -> tuple[dict, dict]:
+        def doc_choices(viewer: Viewer, **extra) -> tuple[dict, dict]:
             """New choices for the scope and delete pickers after the library changed (``extra``: delete picker)."""
-            now, _, now_titles = catalogue()
+            now, _, now_titles = catalogue(viewer)
             return gr.update(choices=[(t, i) for i, t in now_titles.items()]), gr.update(choices=deletable(now), **extra)
 
-        def added(files: list[str] | None) -> tuple:
+        def added(files: list[str] | None, reason: str, request: gr.Request) -> tuple:
+            viewer = viewer_of(request)
             if not files:
                 return gr.skip(), gr.skip(), gr.skip()
+            if not viewer.manages:
+                return "Only officers may add documents.", gr.skip(), None
             try:
-                library.add([f if isinstance(f, str) else f.name for f in files])
+                restricted = (reason or "").strip() if viewer.sees_restricted else ""
+                library.add([f if isinstance(f, str) else f.name for f in files], restricted or None)
             except RuntimeError as exc:
                 return str(exc), gr.skip(), gr.skip()
             return library.progress_text(), gr.Timer(active=True), None
 
-        def tick(query: str) -> tuple:
+        def tick(query: str, request: gr.Request) -> tuple:
+            viewer = viewer_of(request)
             done = not library.busy
-            choices = doc_choices() if done else (gr.skip(), gr.skip())
-            return (library.progress_text(), library.rows(query), gr.Timer(active=not done), *choices)
+            choices = doc_choices(viewer) if done else (gr.skip(), gr.skip())
+            return (library.progress_text(), library.rows(query, viewer.sees_restricted), gr.Timer(active=not done),
+                    *choices)
 
-        upload.upload(added, [upload], [progress, ticker, upload])
+        def listing(query: str, request: gr.Request) -> list[list[object]]:
+            return library.rows(query, viewer_of(request).sees_restricted)
+
+        upload.upload(added, [upload, restrict], [progress, ticker, upload])
         ticker.tick(tick, [search], [progress, table, ticker, document, doomed])
-        search.change(lambda q: library.rows(q), [search], [table])
-        refresh.click(lambda q: library.rows(q), [search], [table])
+        search.change(listing, [search], [table])
+        refresh.click(listing, [search], [table])
 
-        def remove(doc_id: str | None, query: str) -> tuple:
-            if not doc_id:
+        def remove(doc_id: str | None, query: str, request: gr.Request) -> tuple:
+            viewer = viewer_of(request)
+            if not viewer.manages:
+                return "Only officers may delete documents.", gr.skip(), gr.skip(), gr.skip()
+            if not doc_id or doc_id not in {d.doc_id for d in library.documents(viewer.sees_restricted)}:
                 return "Pick a document to delete.", gr.skip(), gr.skip(), gr.skip()
             note = library.delete(doc_id)
-            return note, library.rows(query), *doc_choices(value=None)
+            return note, library.rows(query, viewer.sees_restricted), *doc_choices(viewer, value=None)
 
         delete.click(remove, [doomed, search], [deleted, table, document, doomed])
 
         # --- evaluation ----------------------------------------------------------------------------
-        def evaluate_upload(file, progress=gr.Progress()) -> tuple:  # noqa: B008 (how Gradio injects progress)
+        def evaluate_upload(file, request: gr.Request, progress=gr.Progress()) -> tuple:  # noqa: B008 (Gradio injects it)
+            viewer = viewer_of(request)
+            if not viewer.manages:
+                return "Only officers may run evaluations.", gr.skip(), gr.skip()
             if file is None:
                 return "Upload a gold JSONL file first.", gr.skip(), gr.skip()
             path = file if isinstance(file, str) else file.name
             try:
-                out = run_gold(assistant, path, assistant.settings.eval_results, lambda done, total, qid: progress((done, total), desc=qid))
+                out = run_gold(assistant, path, assistant.settings.eval_results,
+                               lambda done, total, qid: progress((done, total), desc=qid),
+                               Filters(include_restricted=viewer.sees_restricted))
             except GoldFormatError as exc:
                 return "**The gold file was not scored:**\n\n" + "\n\n".join(
                     f"- {esc(line)}" for line in str(exc).splitlines()), gr.skip(), gr.skip()
@@ -269,19 +325,54 @@ def build_blocks(assistant: Assistant, library: Library) -> gr.Blocks:
             return summary_line(out), gr.update(value=images, visible=True), text
 
         run_eval.click(evaluate_upload, [gold], [eval_status, gallery, report])
+
+        # --- the viewer's own page -------------------------------------------------------------------
+        def personalise(request: gr.Request) -> tuple:
+            """Fill the page in for the viewer: their documents, pickers, library rights and reports."""
+            viewer = viewer_of(request)
+            line = esc(viewer.label) + (" · [Sign out](/logout)" if viewer.signed_in else "")
+            docs_, councils_, kinds_ = scope_choices(viewer)
+            text, images = evaluation_view(viewer)
+            visible_docs = catalogue(viewer)[0]
+            return (
+                line, gr.update(choices=docs_), gr.update(choices=councils_), gr.update(choices=kinds_),
+                library.rows("", viewer.sees_restricted), gr.update(visible=viewer.manages),
+                gr.update(visible=viewer.manages), gr.update(choices=deletable(visible_docs)),
+                gr.update(visible=viewer.sees_restricted), gr.update(visible=viewer.manages),
+                text, gr.update(value=images, visible=bool(images)),
+            )
+
+        blocks.load(personalise, None, [account, document, council, kind, table, adder, remover, doomed, restrict,
+                                        eval_controls, report, gallery])
     return blocks
 
 
 def build_app(settings: Settings) -> FastAPI:
-    """The FastAPI app: the file route, with the Gradio page mounted at ``/``."""
+    """The FastAPI app: sign-in (when users are configured), the file route, the Gradio page at ``/``."""
     assistant = Assistant(settings)
+    accounts = Accounts(settings.users_path)
+    sessions = Sessions(settings.session_hours)
     app = FastAPI(title="clerk")
 
+    def signed_in(request: Request) -> str | None:
+        """The signed-in user of a request (None: not signed in, or sign-in is off)."""
+        return sessions.user(request.cookies.get(SESSION_COOKIE)) if accounts.enabled else None
+
+    if accounts.enabled:
+        _add_sign_in(app, accounts, sessions, signed_in)
+
     @app.get("/files/{doc_id}")
-    def original_file(doc_id: str) -> FileResponse:
-        """An indexed document's own file; anything else is 404 (no paths are taken from the request)."""
+    def original_file(doc_id: str, request: Request) -> FileResponse:
+        """An indexed document's own file, if the viewer may see it; anything else is 404.
+
+        No path is ever taken from the request, and a restricted document is
+        answered exactly like a missing one, so its existence is not disclosed.
+        """
+        if accounts.enabled and signed_in(request) is None:
+            raise HTTPException(401, "sign in first")
+        viewer = accounts.viewer(signed_in(request))
         rec = assistant.store.registry.by_id(doc_id)
-        if rec is None or rec.status not in ("indexed", "stale"):
+        if rec is None or rec.status not in ("indexed", "stale") or (rec.restricted and not viewer.sees_restricted):
             raise HTTPException(404, "no such indexed document")
         path = Path(rec.path)
         if not path.is_file():
@@ -289,13 +380,62 @@ def build_app(settings: Settings) -> FastAPI:
         media = mimetypes.guess_type(path.name)[0] or "application/octet-stream"
         return FileResponse(path, media_type=media, filename=path.name, content_disposition_type="inline")
 
-    blocks = build_blocks(assistant, Library(assistant))
-    return gr.mount_gradio_app(app, blocks, path="/", theme=THEME, css=CSS, head=PAGE_SCRIPT, footer_links=[])
+    blocks = build_blocks(assistant, Library(assistant), accounts)
+    return gr.mount_gradio_app(app, blocks, path="/", theme=THEME, css=CSS, head=PAGE_SCRIPT, footer_links=[],
+                               auth_dependency=signed_in if accounts.enabled else None)
+
+
+def _add_sign_in(app: FastAPI, accounts: Accounts, sessions: Sessions, signed_in) -> None:
+    """``/login`` and ``/logout``, and a redirect to sign in from the page itself.
+
+    Gradio's own routes ask ``signed_in`` (its ``auth_dependency``) on every
+    call, so its API, queue and uploads answer 401 without a session too.
+    """
+
+    @app.middleware("http")
+    async def sign_in_first(request: Request, call_next) -> Response:
+        if request.method == "GET" and request.url.path in ("/", "") and signed_in(request) is None:
+            return RedirectResponse("/login", status_code=303)
+        return await call_next(request)
+
+    @app.get("/login")
+    def login_form() -> HTMLResponse:
+        return HTMLResponse(sign_in_page())
+
+    @app.post("/login")
+    async def login(request: Request) -> Response:
+        form = await request.form()
+        name, password = str(form.get("username") or "").strip(), str(form.get("password") or "")
+        account = accounts.check(name, password)
+        if account is None:
+            return HTMLResponse(sign_in_page(error="That user name and password do not match."), status_code=401)
+        response = RedirectResponse("/", status_code=303)
+        response.set_cookie(SESSION_COOKIE, sessions.open(account.name), httponly=True, samesite="lax",
+                            secure=request.url.scheme == "https", max_age=int(sessions.seconds))
+        return response
+
+    @app.get("/logout")
+    def logout(request: Request) -> Response:
+        sessions.close(request.cookies.get(SESSION_COOKIE))
+        response = HTMLResponse(sign_in_page(message="You have signed out."))
+        response.delete_cookie(SESSION_COOKIE)
+        return response
 
 
 def serve(settings: Settings, host: str = "127.0.0.1", port: int = 7860) -> None:
+    """Run the app; "clerk is ready" is printed once the socket accepts connections, not before."""
+    import threading
+    import time
+
     import uvicorn
 
-    app = build_app(settings)
-    print(f"clerk is ready: http://{host}:{port}/", flush=True)
-    uvicorn.run(app, host=host, port=port, log_level="warning")
+    server = uvicorn.Server(uvicorn.Config(build_app(settings), host=host, port=port, log_level="warning"))
+
+    def announce() -> None:
+        while not server.started and not server.should_exit:
+            time.sleep(0.05)
+        if server.started:
+            print(f"clerk is ready: http://{host}:{port}/", flush=True)
+
+    threading.Thread(target=announce, daemon=True).start()
+    server.run()

@@ -12,6 +12,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from assistant import Assistant
+from assistant.types import Filters
 from evals.gold import load_gold
 from evals.harness import evaluate
 from evals.report import new_results_dir, write_run
@@ -39,17 +40,22 @@ def report_view(run_dir: Path | None) -> tuple[str, list[str]]:
 
 
 def run_gold(
-    assistant: Assistant, gold_file: str, results_dir: Path, progress: Callable[[int, int, str], None]
+    assistant: Assistant,
+    gold_file: str,
+    results_dir: Path,
+    progress: Callable[[int, int, str], None],
+    filters: Filters,
 ) -> Path:
     """Evaluate an uploaded gold file against the app's index; returns the new results folder.
 
-    Raises :class:`evals.gold.GoldFormatError` (every bad line named) before
-    anything is asked when the file does not follow the format.
+    ``filters`` carry the viewer's access, so the report holds only text they
+    may see. Raises :class:`evals.gold.GoldFormatError` (every bad line named)
+    before anything is asked when the file does not follow the format.
     """
     gold = load_gold(Path(gold_file))
     runner = Assistant(assistant.settings, embedder=assistant.embedder)
     try:
-        run = evaluate(runner, gold, ablation=False, progress=progress, gold_path=Path(gold_file))
+        run = evaluate(runner, gold, ablation=False, progress=progress, gold_path=Path(gold_file), filters=filters)
     finally:
         runner.close()
     out = new_results_dir(results_dir)

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from assistant import Assistant
+from ingest.access import sidecar_for
 from ingest.loaders import SUPPORTED_SUFFIXES
 from ingest.pipeline import FAILED, NEEDS_OCR, FileResult, Ingester, Progress
 from ingest.registry import DocumentRecord
@@ -68,16 +69,19 @@ class Library:
         self._lock = threading.Lock()
 
     # --- reading -------------------------------------------------------------------------------
-    def documents(self) -> list[DocumentRecord]:
-        return sorted(self.assistant.store.registry.documents(), key=lambda d: (d.council or "", d.title or d.source))
+    def documents(self, include_restricted: bool = False) -> list[DocumentRecord]:
+        """Every document of the registry (failed ones too: the library shows why), restricted ones only when asked."""
+        docs = [d for d in self.assistant.store.registry.documents() if include_restricted or not d.restricted]
+        return sorted(docs, key=lambda d: (d.council or "", d.title or d.source))
 
-    def rows(self, query: str = "") -> list[list[object]]:
+    def rows(self, query: str = "", include_restricted: bool = False) -> list[list[object]]:
         """Table rows, filtered by words that must all appear in title, council, type or file."""
         words = query.lower().split()
         out = []
-        for d in self.documents():
+        for d in self.documents(include_restricted):
+            status = d.status_text() + (f" (restricted: {d.restricted})" if d.restricted else "")
             row = [d.title or Path(d.source).name, d.council or "", (d.doc_type or "").replace("_", " "), d.date or "", d.pages,
-                   d.chunks, d.status_text(), d.source]
+                   d.chunks, status, d.source]
             haystack = " ".join(str(v) for v in row).lower()
             if all(w in haystack for w in words):
                 out.append(row)
@@ -88,11 +92,13 @@ class Library:
     def busy(self) -> bool:
         return self.job is not None and not self.job.finished
 
-    def add(self, uploads: list[str]) -> Job:
+    def add(self, uploads: list[str], restricted: str | None = None) -> Job:
         """Copy uploaded files into the uploads folder and ingest them in the background.
 
         A file of an unsupported type is reported at once and not copied; the
-        others go on. Raises ``RuntimeError`` while another run is going.
+        others go on. With ``restricted`` (the reason), each copy gets its
+        restriction marker before it is ingested, so it is never visible to the
+        public even for a moment. Raises ``RuntimeError`` while another run is going.
         """
         with self._lock:
             if self.busy:
@@ -107,6 +113,11 @@ class Library:
                     job.errors.append(f"{name}: unsupported file type (supported: {kinds})")
                     continue
                 target = self.settings.uploads_dir / name
+                marker = sidecar_for(target)
+                if restricted:
+                    marker.write_text(restricted.strip() + "\n", encoding="utf-8")
+                else:
+                    marker.unlink(missing_ok=True)
                 shutil.copyfile(upload, target)
                 paths.append(target)
                 job.files.append(name)
@@ -148,6 +159,7 @@ class Library:
             if rec is not None:
                 store.remove_document(rec.doc_id)
             path.unlink(missing_ok=True)
+            sidecar_for(path).unlink(missing_ok=True)
 
     def progress_text(self) -> str:
         """What the page shows under the upload box."""
@@ -181,5 +193,6 @@ class Library:
             uploads = self.settings.uploads_dir.resolve()
             if path.resolve().is_relative_to(uploads) and path.is_file():
                 path.unlink()
+                sidecar_for(path).unlink(missing_ok=True)
             self.assistant.refresh()
         return f"Deleted {rec.title or rec.source} ({rec.chunks} passages)."

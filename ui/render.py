@@ -32,6 +32,8 @@ class Turn:
     question: str
     answer: Answer
     passages: list[Passage] = field(default_factory=list)  # what retrieval found (shown under a refusal)
+    #: doc_id -> why it is restricted, for cited documents only officers may see: their cards say so.
+    restricted: dict[str, str] = field(default_factory=dict)
 
 
 def esc(text: str) -> str:
@@ -91,7 +93,8 @@ def answer_markdown(turn: Turn) -> str:
     out = [f"**Q:** {turn.question}", "", a.answer, ""]
     for c in a.citations:
         where = f"p. {c.page}" + (f", {c.section}" if c.section else "")
-        out.append(f"[{c.n}] {c.title} ({where}), {c.source}: \u201c{c.quote}\u201d")
+        flag = f" [RESTRICTED: {turn.restricted[c.doc_id]}]" if c.doc_id in turn.restricted else ""
+        out.append(f"[{c.n}] {c.title} ({where}), {c.source}{flag}: \u201c{c.quote}\u201d")
     return "\n".join(out).strip() + "\n"
 
 
@@ -121,13 +124,15 @@ def _meta(council: str, doc_type: str, date: str, page: int, section: str) -> st
             + (f"<div class='src-section'>{crumbs}</div>" if crumbs else ""))
 
 
-def citation_card(turn: int, c: Citation) -> str:
+def citation_card(turn: int, c: Citation, restricted: str | None = None) -> str:
+    """One source card; a restricted document says so, so an officer does not quote it in public by mistake."""
+    badge = f"<div class='restricted'>Restricted: {esc(restricted)}</div>" if restricted else ""
     check = "<span class='verified' title='quote found again on this page'>✓ verified</span>" if c.verified else ""
     link = (f"<a class='open' href='{file_link(c.doc_id, c.source, c.page)}' target='_blank' rel='noopener'>"
             f"Open page {c.page}</a>") if c.doc_id else ""
     return (f"<article class='src-card' id='src-{turn}-{c.n}' tabindex='-1'>"
             f"<header><span class='src-n'>{c.n}</span> <strong>{esc(c.title or c.source)}</strong></header>"
-            f"{_meta(c.council, c.doc_type, c.date, c.page, c.section)}"
+            f"{badge}{_meta(c.council, c.doc_type, c.date, c.page, c.section)}"
             f"<blockquote>{highlighted(c.text, c.quote)}</blockquote>"
             f"<footer>{link} {check}<span class='src-file'>{esc(c.source)}</span></footer></article>")
 
@@ -145,7 +150,7 @@ def _turn_sources(t: Turn) -> str:
     if t.answer.refused:
         cards = "".join(passage_card(p) for p in t.passages[:CLOSEST])
         return "<p class='hint'>No passage answers this. Closest passages searched:</p>" + cards if cards else ""
-    return "".join(citation_card(t.number, c) for c in t.answer.citations)
+    return "".join(citation_card(t.number, c, t.restricted.get(c.doc_id)) for c in t.answer.citations)
 
 
 def sources_html(turns: list[Turn]) -> str:
@@ -217,8 +222,40 @@ a.cite:hover, a.cite:focus {background: var(--color-accent); color: white !impor
 .src-card mark {background: #fde68a; color: inherit; padding: 0 .1em}
 .src-card footer {display: flex; gap: .8rem; align-items: baseline; flex-wrap: wrap}
 .verified {color: #276749; font-size: .82em}
+.restricted {display: inline-block; margin: .2em 0; padding: .1em .5em; border-radius: 4px; font-size: .82em;
+             font-weight: 600; color: #7c2d12; background: #ffedd5; border: 1px solid #c2410c}
 .turn h3 {font-size: 1rem; margin: .2rem 0}
 details.turn summary {cursor: pointer; color: #4a5568; margin: .4rem 0}
 #scope-line {font-size: .9em}
 @media (max-width: 800px) { #sources {max-height: none} }
 """
+
+
+def sign_in_page(message: str = "", error: str = "") -> str:
+    """The sign-in page (a plain form: works without scripts, labelled for screen readers)."""
+    note = f"<p class='error' role='alert'>{esc(error)}</p>" if error else ""
+    intro = f"<p>{esc(message)}</p>" if message else ""
+    return f"""<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
+<title>Sign in: clerk</title>
+<style>
+body {{ font-family: system-ui, sans-serif; background: #f1f5f9; color: #0f172a; margin: 0; }}
+main {{ max-width: 22rem; margin: 12vh auto; background: #fff; padding: 2rem; border-radius: 8px;
+       box-shadow: 0 1px 3px rgba(15, 23, 42, .2); }}
+h1 {{ margin: 0 0 .25rem; font-size: 1.6rem; }}
+label {{ display: block; margin-top: 1rem; font-weight: 600; }}
+input {{ width: 100%; box-sizing: border-box; padding: .55rem; margin-top: .3rem; border: 1px solid #64748b;
+        border-radius: 6px; font-size: 1rem; }}
+button {{ margin-top: 1.4rem; width: 100%; padding: .65rem; border: 0; border-radius: 6px; background: #1e40af;
+         color: #fff; font-size: 1rem; font-weight: 600; cursor: pointer; }}
+button:hover, button:focus {{ background: #1e3a8a; }}
+.error {{ color: #991b1b; background: #fee2e2; padding: .5rem; border-radius: 6px; }}
+</style></head>
+<body><main>
+<h1>clerk</h1><p>Council documents, cited. Sign in to continue.</p>{intro}{note}
+<form method="post" action="/login">
+<label for="username">User name</label><input id="username" name="username" autocomplete="username" required autofocus>
+<label for="password">Password</label>
+<input id="password" name="password" type="password" autocomplete="current-password" required>
+<button type="submit">Sign in</button>
+</form></main></body></html>"""
