@@ -116,10 +116,12 @@ class DocumentRecord:
         return asdict(self)
 
     def status_text(self) -> str:
-        """The status as a reader sees it: with the error, or the document it duplicates."""
+        """The status as a reader sees it: with the error, the document it duplicates, and any restriction."""
         if self.error:
-            return f"{self.status}: {self.error}"
-        return f"{self.status} of {self.duplicate_of}" if self.duplicate_of else self.status
+            text = f"{self.status}: {self.error}"
+        else:
+            text = f"{self.status} of {self.duplicate_of}" if self.duplicate_of else self.status
+        return text + (f" (restricted: {self.restricted})" if self.restricted else "")
 
 
 class Registry:

@@ -79,9 +79,8 @@ class Library:
         words = query.lower().split()
         out = []
         for d in self.documents(include_restricted):
-            status = d.status_text() + (f" (restricted: {d.restricted})" if d.restricted else "")
             row = [d.title or Path(d.source).name, d.council or "", (d.doc_type or "").replace("_", " "), d.date or "", d.pages,
-                   d.chunks, status, d.source]
+                   d.chunks, d.status_text(), d.source]
             haystack = " ".join(str(v) for v in row).lower()
             if all(w in haystack for w in words):
                 out.append(row)
