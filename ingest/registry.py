@@ -121,7 +121,9 @@ class DocumentRecord:
             text = f"{self.status}: {self.error}"
         else:
             text = f"{self.status} of {self.duplicate_of}" if self.duplicate_of else self.status
-        return text + (f" (restricted: {self.restricted})" if self.restricted else "")
+        if not self.restricted:
+            return text
+        return text + (" (restricted)" if self.restricted == "restricted" else f" (restricted: {self.restricted})")
 
 
 class Registry:
