@@ -68,7 +68,10 @@ def stop_process(proc: subprocess.Popen) -> None:
 
 @contextmanager
 def running_server(
-    cmd: list[str], ready: str | re.Pattern[str], timeout: float, cwd: Path | None = None,
+    cmd: list[str],
+    ready: str | re.Pattern[str],
+    timeout: float,
+    cwd: Path | None = None,
     env: dict[str, str] | None = None,
 ) -> Iterator[subprocess.Popen]:
     """Start ``cmd``, wait until a line of its output starts with ``ready`` (or matches it, a pattern), stop it afterwards.
@@ -80,8 +83,9 @@ def running_server(
 
     import pytest
 
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                            env=server_env() | (env or {}), cwd=cwd)
+    proc = subprocess.Popen(
+        cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=server_env() | (env or {}), cwd=cwd
+    )
     lines: list[str] = []
     started = threading.Event()
 

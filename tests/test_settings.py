@@ -39,8 +39,14 @@ def test_the_default_model_is_the_packaged_one():
         ("http://127.0.0.1:8000", "127.0.0.1", 8000, False, "", "http://127.0.0.1:8000"),
         ("https://chroma.example", "chroma.example", 443, True, "", "https://chroma.example:443"),
         ("http://chroma.example/", "chroma.example", 80, False, "", "http://chroma.example:80"),
-        (" https://chroma.example:8443/db/chroma/ ", "chroma.example", 8443, True, "/db/chroma",
-         "https://chroma.example:8443/db/chroma"),
+        (
+            " https://chroma.example:8443/db/chroma/ ",
+            "chroma.example",
+            8443,
+            True,
+            "/db/chroma",
+            "https://chroma.example:8443/db/chroma",
+        ),
         ("http://[::1]:8001", "::1", 8001, False, "", "http://[::1]:8001"),
     ],
 )

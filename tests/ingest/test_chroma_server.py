@@ -56,6 +56,15 @@ def registry_ids(index: Path) -> dict[str, set[str]]:
         reg.close()
 
 
+def bm25(index: Path, query: str, k: int = 10) -> list[str]:
+    """Chunk ids the registry's BM25 index returns for ``query``, best first."""
+    reg = Registry(index / "registry.sqlite3")
+    try:
+        return [cid for cid, _ in reg.lexical_search(query, k)]
+    finally:
+        reg.close()
+
+
 def all_ids(by_doc: dict[str, set[str]]) -> set[str]:
     return set().union(*by_doc.values()) if by_doc else set()
 
@@ -93,6 +102,7 @@ def test_cli_against_a_server_ingest_update_prune_filter_and_restart(tmp_path, c
         assert (index / "registry.sqlite3").exists(), "the registry and BM25 index stay in the index folder"
         before = registry_ids(index)
         assert all(before.values()) and server_ids(url) == all_ids(before)
+        assert set(bm25(index, "Hertingfordbury reserves")) & before[Path(RESERVES).name]
 
         [answer] = ask(capsys, index, url, RESERVES_Q)
         assert not answer["refused"]
@@ -118,6 +128,7 @@ def test_cli_against_a_server_ingest_update_prune_filter_and_restart(tmp_path, c
         after = registry_ids(index)
         on_server = server_ids(url)
         assert after[changed.name] != before[changed.name]
+        assert bm25(index, "assurance map every six months")[0] in after[changed.name] - before[changed.name]
         assert on_server == all_ids(after) and not (before[changed.name] - after[changed.name]) & on_server
 
         # A deleted file: pruned from the registry and from the server.
@@ -130,6 +141,7 @@ def test_cli_against_a_server_ingest_update_prune_filter_and_restart(tmp_path, c
         assert outcomes[Path(RESERVES).name] == "pruned"
         pruned = registry_ids(index)
         assert Path(RESERVES).name not in pruned
+        assert not set(bm25(index, "Hertingfordbury reserves")) & before[Path(RESERVES).name]
         assert server_ids(url) == all_ids(pruned) and not before[Path(RESERVES).name] & server_ids(url)
 
         questions = tmp_path / "questions.jsonl"
