@@ -126,10 +126,7 @@ class Retriever:
 
     def chunk_vectors(self, chunk_ids: Sequence[str]) -> dict[str, np.ndarray]:
         """Stored chunk embeddings, for features that need the dense score of a BM25-only hit."""
-        if not chunk_ids:
-            return {}
-        got = self.store.collection.get(ids=list(chunk_ids), include=["embeddings"])
-        return {i: np.asarray(v, dtype=np.float32) for i, v in zip(got["ids"], got["embeddings"], strict=True)}
+        return self.store.vectors(chunk_ids)
 
 
 def _names_document(ref: str, doc: DocumentRecord) -> bool:

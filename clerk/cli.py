@@ -15,15 +15,22 @@ from pathlib import Path
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
+from pydantic import ValidationError  # noqa: E402
+
 from clerk.settings import Settings, get_settings  # noqa: E402
 
 
 def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--index", type=Path, help="index folder (default .clerk/ or $CLERK_INDEX)")
+    p.add_argument(
+        "--chroma-url",
+        metavar="URL",
+        help="keep vectors on this Chroma server, e.g. http://127.0.0.1:8000 (default: embedded, or $CLERK_CHROMA_URL)",
+    )
 
 
 def _settings(args: argparse.Namespace, **extra: object) -> Settings:
-    return get_settings(index=getattr(args, "index", None), **extra)
+    return get_settings(index=getattr(args, "index", None), chroma_url=getattr(args, "chroma_url", None), **extra)
 
 
 def cmd_ingest(args: argparse.Namespace) -> int:
@@ -119,6 +126,11 @@ def cmd_ask(args: argparse.Namespace) -> int:
     from clerk.console import print_answer
 
     assistant = Assistant(settings)
+    missing = assistant.store.missing_vectors()
+    if missing:
+        print(f"clerk ask: {missing} chunk(s) of {settings.index} have no vector in the Chroma collection "
+              "(another or a reset server?); answers rest on keyword search alone, and may be refusals, "
+              "until `clerk ingest` re-embeds them", file=sys.stderr)
     filters = _filters(args)
     status = 0
     for line, item, error in items:
@@ -327,6 +339,16 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _setting_errors(exc: ValidationError, args: argparse.Namespace) -> list[str]:
+    """One line per bad setting, naming it as the user gave it: the flag if given, else the environment variable."""
+    lines = []
+    for err in exc.errors():
+        name = ".".join(str(part) for part in err["loc"])
+        given = f"--{name.replace('_', '-')}" if getattr(args, name, None) is not None else f"CLERK_{name.upper()}"
+        lines.append(f"invalid setting {name} ({given}): {err['msg'].removeprefix('Value error, ')}")
+    return lines
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
@@ -334,6 +356,18 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("interrupted; everything committed so far is kept", file=sys.stderr)
         return 130
+    except ValidationError as exc:
+        for line in _setting_errors(exc, args):
+            print(f"clerk {args.command}: {line}", file=sys.stderr)
+        return 2
+    except RuntimeError as exc:
+        # Imported here, once one was raised: ingest.store is slow to import and not every command needs it.
+        from ingest.store import ChromaUnavailable, IndexMismatch
+
+        if not isinstance(exc, (ChromaUnavailable, IndexMismatch)):
+            raise
+        print(f"clerk {args.command}: {exc}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

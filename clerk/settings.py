@@ -9,10 +9,13 @@ way), ``CLERK_*`` environment variables, then the defaults below.
 from __future__ import annotations
 
 import importlib.util
+from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
+from typing import Literal
+from urllib.parse import urlsplit
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 #: Folder holding the package checkout; the bundled corpus sits beside it.
@@ -34,10 +37,57 @@ def packaged_minilm_path() -> str:
     return str(Path(next(iter(spec.submodule_search_locations))) / "model")
 
 
+@dataclass(frozen=True)
+class ChromaServer:
+    """Where a Chroma server listens: what ``chromadb.HttpClient`` needs, parsed once from the settings."""
+
+    host: str
+    port: int
+    ssl: bool = False
+    #: Path prefix in front of Chroma's ``/api/v2`` (a server behind a reverse proxy); "" for none.
+    path: str = ""
+
+    @property
+    def url(self) -> str:
+        """The server as one URL, port always spelt out: shown in messages and given to ``HttpClient``.
+
+        ``HttpClient`` takes a full URL as its ``host`` and keeps the URL's path
+        as a prefix of its API routes, so the prefix needs no other setting.
+        """
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"{'https' if self.ssl else 'http'}://{host}:{self.port}{self.path}"
+
+
+def parse_chroma_url(url: str) -> ChromaServer:
+    """``http[s]://HOST[:PORT][/PREFIX]`` as a :class:`ChromaServer`; ``ValueError`` saying what is wrong.
+
+    The port defaults as in any URL (80 for http, 443 for https). Credentials,
+    queries and fragments are refused: a token goes in ``CLERK_CHROMA_TOKEN``,
+    where it is kept out of messages and logs.
+    """
+    text = url.strip()
+    try:
+        parts = urlsplit(text)
+        port = parts.port
+    except ValueError as exc:  # a port that is not a number or out of range, a malformed IPv6 host
+        raise ValueError(f"not a valid URL ({exc})") from None
+    if parts.scheme not in ("http", "https"):
+        raise ValueError(f"{text!r} must start with http:// or https://")
+    if parts.username is not None or parts.password is not None:
+        raise ValueError("credentials in the URL are not supported; put a token in CLERK_CHROMA_TOKEN")
+    if not parts.hostname:
+        raise ValueError(f"{text!r} names no host")
+    if parts.query or parts.fragment:
+        raise ValueError(f"{text!r} has a query or fragment; give only scheme, host, port and path")
+    ssl = parts.scheme == "https"
+    return ChromaServer(host=parts.hostname, port=port or (443 if ssl else 80), ssl=ssl, path=parts.path.rstrip("/"))
+
+
 class Settings(BaseSettings):
     """Configuration of clerk. Environment variables use the ``CLERK_`` prefix."""
 
-    model_config = SettingsConfigDict(env_prefix="CLERK_", extra="ignore")
+    # hide_input_in_errors: a refused value can be a secret (an API key, a token, a URL with a password).
+    model_config = SettingsConfigDict(env_prefix="CLERK_", extra="ignore", hide_input_in_errors=True)
 
     # --- locations -------------------------------------------------------
     index: Path = Field(Path(".clerk"), description="Index folder (Chroma, registry, lexical index).")
@@ -45,10 +95,21 @@ class Settings(BaseSettings):
     eval_results: Path = Field(
         PROJECT_ROOT / "evals" / "results", description="Where `clerk eval` and the app's evaluation tab write runs."
     )
-    chroma_host: str | None = Field(
-        None, description="Host of a `chroma run` server; when unset the embedded PersistentClient is used."
+    chroma_url: str | None = Field(
+        None,
+        description="URL of a Chroma server, e.g. http://127.0.0.1:8000 or https://chroma.example/prefix; "
+        "when unset (and chroma_host too) the embedded PersistentClient in the index folder is used.",
     )
-    chroma_port: int = 8000
+    chroma_host: str | None = Field(
+        None,
+        description="Host of a Chroma server over plain http (with chroma_port); chroma_url wins when both are set.",
+    )
+    chroma_port: int = Field(8000, ge=1, le=65535)
+    chroma_token: SecretStr = Field(SecretStr(""), description="Token sent to the Chroma server (token auth).")
+    chroma_token_header: Literal["Authorization", "X-Chroma-Token"] = Field(
+        "Authorization",
+        description="Header carrying chroma_token: 'Authorization' (as a bearer token) or 'X-Chroma-Token'.",
+    )
     collection: str = Field("clerk", description="Chroma collection name.")
 
     # --- access ----------------------------------------------------------------
@@ -103,6 +164,27 @@ class Settings(BaseSettings):
     llm_temperature: float = 0.0
     local_model: str = Field("", description="Path of a GGUF model; empty = the packaged SmolLM2-135M-Instruct.")
     llm_threads: int = Field(2, description="CPU threads for the local model.")
+
+    @field_validator("chroma_url")
+    @classmethod
+    def _check_chroma_url(cls, value: str | None) -> str | None:
+        """Refuse a malformed URL when the settings are made, not at the first request to the server."""
+        if value is None or not value.strip():
+            return None
+        return parse_chroma_url(value).url
+
+    @property
+    def chroma_server(self) -> ChromaServer | None:
+        """The Chroma server to use, or None for the embedded store in the index folder.
+
+        ``chroma_url`` wins over ``chroma_host``/``chroma_port``, which stay for
+        configurations written before the URL setting existed.
+        """
+        if self.chroma_url:
+            return parse_chroma_url(self.chroma_url)
+        if self.chroma_host:
+            return ChromaServer(host=self.chroma_host, port=self.chroma_port)
+        return None
 
     @cached_property
     def embed_model_path(self) -> str:

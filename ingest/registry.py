@@ -170,6 +170,13 @@ class Registry:
     def set_meta(self, key: str, value: str) -> None:
         self.conn.execute("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", (key, value))
 
+    def meta_once(self, key: str, value: str) -> str:
+        """The stored value of ``key``, storing ``value`` first if there is none (safe when two open at once)."""
+        self.conn.execute("INSERT OR IGNORE INTO meta (key, value) VALUES (?, ?)", (key, value))
+        stored = self.get_meta(key)
+        assert stored is not None
+        return stored
+
     # --- documents ---------------------------------------------------------------
     def documents(self) -> list[DocumentRecord]:
         rows = self.conn.execute("SELECT * FROM documents ORDER BY source").fetchall()

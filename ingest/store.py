@@ -7,12 +7,20 @@ referenced are deleted. Until the swap commits, the previous version of the
 document stays searchable; after a crash, :meth:`Store.reconcile` removes
 vectors the registry does not reference and flags documents whose vectors are
 missing so the next run re-embeds them. The registry is the source of truth.
+
+With a Chroma server (``Settings.chroma_server``) the vectors live on the
+server while the registry stays in the index folder. The collection records
+which index it belongs to, so two index folders can never share one collection
+(reconcile would delete the other's vectors as unreferenced); a folder opened
+against a server without its vectors re-embeds them on the next ingest.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Sequence
+import uuid
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 
 import numpy as np
 from llama_index.core.schema import TextNode
@@ -25,18 +33,49 @@ log = logging.getLogger(__name__)
 _CHROMA_BATCH = 1000
 
 
+#: Collection metadata key naming the index (registry meta ``index_id``) the vectors belong to.
+OWNER_KEY = "clerk_index"
+
+
 class IndexMismatch(RuntimeError):
-    """The index was built with another embedding model than the one configured."""
+    """The index cannot be used as configured: another embedding model, or a collection of another index."""
+
+
+class ChromaUnavailable(RuntimeError):
+    """The Chroma server could not be reached, or refused clerk's requests."""
+
+    def __init__(self, url: str, reason: str) -> None:
+        super().__init__(f"cannot reach the Chroma server at {url}: {reason}")
+        self.url = url
+        self.reason = reason
+
+
+def _reason(exc: BaseException) -> str:
+    """The most specific cause of a failed request (chromadb wraps connection errors in a generic ValueError)."""
+    import httpx
+
+    seen: BaseException | None = exc
+    while seen is not None:
+        if isinstance(seen, httpx.HTTPError) and str(seen):
+            return str(seen)
+        seen = seen.__cause__ or seen.__context__
+    return str(exc) or type(exc).__name__
 
 
 def _chroma_client(settings: Settings):
     import chromadb
 
     chroma_settings = chromadb.Settings(anonymized_telemetry=False, allow_reset=True)
-    if settings.chroma_host:
-        return chromadb.HttpClient(host=settings.chroma_host, port=settings.chroma_port, settings=chroma_settings)
-    settings.chroma_dir.mkdir(parents=True, exist_ok=True)
-    return chromadb.PersistentClient(path=str(settings.chroma_dir), settings=chroma_settings)
+    server = settings.chroma_server
+    if server is None:
+        settings.chroma_dir.mkdir(parents=True, exist_ok=True)
+        return chromadb.PersistentClient(path=str(settings.chroma_dir), settings=chroma_settings)
+    token = settings.chroma_token.get_secret_value()
+    if token:  # chromadb's own token provider: it builds the header and keeps the token a SecretStr
+        chroma_settings.chroma_client_auth_provider = "chromadb.auth.token_authn.TokenAuthClientProvider"
+        chroma_settings.chroma_client_auth_credentials = token
+        chroma_settings.chroma_auth_token_transport_header = settings.chroma_token_header
+    return chromadb.HttpClient(host=server.url, port=server.port, ssl=server.ssl, settings=chroma_settings)
 
 
 class Store:
@@ -44,17 +83,77 @@ class Store:
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
+        server = settings.chroma_server
+        self.server_url = server.url if server else None
+        # The server first: one that cannot be reached leaves nothing behind in the index folder.
+        with self._server(connecting=True):
+            self.client = _chroma_client(settings)
+            # embedding_function=None: clerk supplies every vector itself; Chroma's
+            # default function would try to download a model.
+            self.collection = self.client.get_or_create_collection(
+                settings.collection, embedding_function=None, configuration={"hnsw": {"space": "cosine"}}
+            )
         settings.index.mkdir(parents=True, exist_ok=True)
         self.registry = Registry(settings.registry_path)
-        self.client = _chroma_client(settings)
-        # embedding_function=None: clerk supplies every vector itself; Chroma's
-        # default function would try to download a model.
-        self.collection = self.client.get_or_create_collection(
-            settings.collection, embedding_function=None, configuration={"hnsw": {"space": "cosine"}}
-        )
+        try:
+            with self._server(connecting=True):
+                self._claim_collection()
+        except BaseException:
+            self.registry.close()
+            raise
 
     def close(self) -> None:
         self.registry.close()
+
+    @contextmanager
+    def _server(self, connecting: bool = False) -> Iterator[None]:
+        """Report a Chroma server that is down or refuses clerk as :class:`ChromaUnavailable`.
+
+        Only in server mode: the embedded store raises its own errors unchanged.
+        While connecting, chromadb turns every failure into a ValueError or a
+        ChromaError; later, a server that went away shows as an httpx error.
+        """
+        if self.server_url is None:
+            yield
+            return
+        import httpx
+        from chromadb.errors import AuthorizationError, ChromaAuthError, ChromaError
+
+        try:
+            yield
+        except httpx.HTTPError as exc:
+            raise ChromaUnavailable(self.server_url, _reason(exc)) from exc
+        except (ChromaAuthError, AuthorizationError) as exc:
+            raise ChromaUnavailable(self.server_url, f"the server refused the request ({exc.message()})") from exc
+        except (ValueError, ChromaError) as exc:
+            if connecting:
+                raise ChromaUnavailable(self.server_url, _reason(exc)) from exc
+            raise
+
+    def _claim_collection(self) -> None:
+        """Bind the collection to this index folder, or refuse one that belongs to another.
+
+        Reconcile deletes vectors the registry does not know, so a collection
+        shared by two registries would lose the vectors of one to the other.
+        A collection without an owner (new, or written before owners were
+        recorded) is claimed.
+        """
+        index_id = self.registry.meta_once("index_id", uuid.uuid4().hex)
+        meta = dict(self.collection.metadata or {})
+        owner = meta.get(OWNER_KEY)
+        if owner == index_id:
+            return
+        if owner is not None:
+            if self.server_url:
+                where, rebuild = f"on the Chroma server at {self.server_url}", "delete it on the server"
+            else:
+                where, rebuild = f"in {self.settings.chroma_dir}", f"delete {self.settings.chroma_dir}"
+            raise IndexMismatch(
+                f"the Chroma collection '{self.settings.collection}' {where} belongs to another clerk index, "
+                f"not to {self.settings.index}: give this index a collection of its own (CLERK_COLLECTION), "
+                f"or {rebuild} to rebuild it from this index"
+            )
+        self.collection.modify(metadata={**meta, OWNER_KEY: index_id})
 
     # --- model binding -------------------------------------------------------------
     def bind_model(self, model: str, dimension: int) -> None:
@@ -83,12 +182,13 @@ class Store:
         new_ids = [n.id_ for n in nodes]
         for lo in range(0, len(nodes), _CHROMA_BATCH):
             part = nodes[lo : lo + _CHROMA_BATCH]
-            self.collection.upsert(
-                ids=new_ids[lo : lo + _CHROMA_BATCH],
-                embeddings=vectors[lo : lo + _CHROMA_BATCH],
-                documents=[n.text for n in part],
-                metadatas=[dict(n.metadata) for n in part],
-            )
+            with self._server():
+                self.collection.upsert(
+                    ids=new_ids[lo : lo + _CHROMA_BATCH],
+                    embeddings=vectors[lo : lo + _CHROMA_BATCH],
+                    documents=[n.text for n in part],
+                    metadatas=[dict(n.metadata) for n in part],
+                )
         self.registry.replace_content(rec, pages, nodes, tokens)
         self._delete_vectors(old_ids - set(new_ids))
 
@@ -104,14 +204,17 @@ class Store:
     def _delete_vectors(self, ids: Iterable[str]) -> None:
         ids = list(ids)
         for lo in range(0, len(ids), _CHROMA_BATCH):
-            self.collection.delete(ids=ids[lo : lo + _CHROMA_BATCH])
+            with self._server():
+                self.collection.delete(ids=ids[lo : lo + _CHROMA_BATCH])
 
     # --- consistency -------------------------------------------------------------
     def vector_ids(self) -> set[str]:
+        """Ids of every vector in the collection (compared with the registry's chunk ids)."""
         ids: set[str] = set()
         offset = 0
         while True:
-            got = self.collection.get(include=[], limit=5000, offset=offset)["ids"]
+            with self._server():
+                got = self.collection.get(include=[], limit=5000, offset=offset)["ids"]
             ids.update(got)
             if len(got) < 5000:
                 return ids
@@ -134,14 +237,36 @@ class Store:
             docs = {c["doc_id"] for c in self.registry.chunks(ids=missing)}
         return len(orphans), docs
 
+    def missing_vectors(self) -> int:
+        """How many more chunks the registry holds than the collection has vectors (0 when in step).
+
+        One count on each side, cheap enough to check before answering: a
+        positive number means the index folder is used with a Chroma server (or
+        collection) that lacks its vectors, and dense search misses those chunks
+        until the next ingest re-embeds them.
+        """
+        in_registry = self.registry.conn.execute("SELECT COUNT(*) FROM chunks").fetchone()[0]
+        with self._server():
+            in_chroma = self.collection.count()
+        return max(0, in_registry - in_chroma)
+
     # --- reads used by retrieval ---------------------------------------------------
     def dense_search(
         self, vector: Sequence[float], k: int = 50, where: dict | None = None
     ) -> list[tuple[str, float]]:
         """Chunk ids by cosine similarity (higher is better)."""
-        if self.collection.count() == 0:
-            return []
-        res = self.collection.query(
-            query_embeddings=[list(map(float, vector))], n_results=k, where=where, include=["distances"]
-        )
+        with self._server():
+            if self.collection.count() == 0:
+                return []
+            res = self.collection.query(
+                query_embeddings=[list(map(float, vector))], n_results=k, where=where, include=["distances"]
+            )
         return [(i, 1.0 - float(d)) for i, d in zip(res["ids"][0], res["distances"][0], strict=True)]
+
+    def vectors(self, chunk_ids: Sequence[str]) -> dict[str, np.ndarray]:
+        """Stored embeddings of ``chunk_ids`` (those that have one)."""
+        if not chunk_ids:
+            return {}
+        with self._server():
+            got = self.collection.get(ids=list(chunk_ids), include=["embeddings"])
+        return {i: np.asarray(v, dtype=np.float32) for i, v in zip(got["ids"], got["embeddings"], strict=True)}

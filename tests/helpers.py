@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import socket
 import subprocess
+import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -66,9 +68,13 @@ def stop_process(proc: subprocess.Popen) -> None:
 
 @contextmanager
 def running_server(
-    cmd: list[str], ready: str, timeout: float, cwd: Path | None = None, env: dict[str, str] | None = None
+    cmd: list[str],
+    ready: str | re.Pattern[str],
+    timeout: float,
+    cwd: Path | None = None,
+    env: dict[str, str] | None = None,
 ) -> Iterator[subprocess.Popen]:
-    """Start ``cmd``, wait until a line of its output starts with ``ready``, stop it afterwards.
+    """Start ``cmd``, wait until a line of its output starts with ``ready`` (or matches it, a pattern), stop it afterwards.
 
     Output is read on a thread, so the wait times out even if the server prints
     nothing; a server that exits or never gets ready fails the test with its last lines.
@@ -77,8 +83,9 @@ def running_server(
 
     import pytest
 
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                            env=server_env() | (env or {}), cwd=cwd)
+    proc = subprocess.Popen(
+        cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=server_env() | (env or {}), cwd=cwd
+    )
     lines: list[str] = []
     started = threading.Event()
 
@@ -86,7 +93,7 @@ def running_server(
         assert proc.stdout is not None
         for line in proc.stdout:
             lines.append(line)
-            if line.startswith(ready):
+            if ready.search(line) if isinstance(ready, re.Pattern) else line.startswith(ready):
                 started.set()
 
     threading.Thread(target=read, daemon=True).start()
@@ -101,6 +108,23 @@ def running_server(
 
 def server_env() -> dict[str, str]:
     return {**os.environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "PYTHONUNBUFFERED": "1"}
+
+
+@contextmanager
+def chroma_server(path: Path, port: int | None = None) -> Iterator[str]:
+    """A real ``chroma run`` on 127.0.0.1 keeping its data in ``path``; yields its URL, stops it afterwards.
+
+    Starting it again with the same ``path`` and ``port`` is a server restart:
+    the same URL, the data it persisted, nothing held in memory.
+    """
+    exe = Path(sys.executable).with_name("chroma")
+    if not exe.exists():
+        exe = Path(shutil.which("chroma") or "chroma")
+    port = port or free_port()
+    cmd = [str(exe), "run", "--path", str(path), "--host", "127.0.0.1", "--port", str(port)]
+    # The ready line is a log line after the banner; NO_COLOR keeps it (and any failure output) plain text.
+    with running_server(cmd, re.compile(r"listening on address"), timeout=90, env={"NO_COLOR": "1"}):
+        yield f"http://127.0.0.1:{port}"
 
 
 @contextmanager

@@ -81,3 +81,12 @@ def test_console_script_is_installed():
     exe = Path(sys.executable).with_name("clerk")
     proc = subprocess.run([str(exe), "--help"], capture_output=True, text=True, check=False)
     assert proc.returncode == 0 and "ingest" in proc.stdout and "docs" in proc.stdout
+
+
+def test_every_command_that_opens_an_index_takes_chroma_url():
+    from clerk.cli import build_parser
+
+    parser = build_parser()
+    for command in (["ingest"], ["docs"], ["ask", "q"], ["eval"], ["serve"]):
+        args = parser.parse_args([*command, "--chroma-url", "http://127.0.0.1:8000"])
+        assert args.chroma_url == "http://127.0.0.1:8000", command
