@@ -78,7 +78,7 @@ def access_settings(tmp_path_factory, embedder):
     (root / "hertingfordbury-pc" / "hpc-reserves-policy.pdf.restricted").write_text(RESTRICTED_REASON + "\n")
     (root / "MANIFEST.tsv").write_text(
         "file\tcouncil\ttitle\tdoc_type\tdate\trestricted\n"
-        "wye-valley-cc/wvcc-complaints-procedure.pdf\twye-valley-cc\tComplaints Procedure\tpolicy\t2019\tyes\n"
+        "wye-valley-cc/wvcc-complaints-procedure.pdf\twye-valley-cc\tWye Valley Community Council Complaints Procedure\tpolicy\t2019\tyes\n"
         "nwldc/productivity-plan.txt\tnwldc\tProductivity Plan\tproductivity_plan\t2024\tno\n"
     )
     settings = make_settings(tmp)

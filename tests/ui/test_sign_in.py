@@ -125,8 +125,10 @@ def test_members_and_the_public_never_see_restricted_documents(browser, server, 
         page.screenshot(path=str(SHOTS / f"10-signed-in-{name}.png"))
         shown = page.locator("#chat").inner_text() + page.locator("#sources").inner_text()
         assert not any(f in shown for f in RESTRICTED_FILES) and "between 3 and 12" not in shown
-        starters = page.locator("body").inner_text()  # suggestions come from public documents only
-        assert "code of conduct?" in starters and "keep in reserves" not in starters
+        # Suggestions come from public documents only: built from every document, the restricted
+        # Wye Valley policy would add "How much does Wye Valley Community Council keep in reserves?".
+        html = page.content()
+        assert "code of conduct?" in html and "Wye Valley" not in html
 
         page.get_by_text("Scope: which documents to search").click()
         page.get_by_label("Ask one document").click()
