@@ -24,9 +24,11 @@ import numpy as np
 from clerk.settings import Settings
 from ingest.chunk import doc_id_for
 from ingest.discover import discover, source_for
+from ingest.loaders import check_size
 from ingest.parse import ParseJob, ParseOutcome, parse_file
 from ingest.registry import DocumentRecord
 from ingest.store import Store
+from ingest.types import IngestError
 
 if TYPE_CHECKING:
     from ingest.embed import Embedder
@@ -164,7 +166,14 @@ class Ingester:
             rec = reg.by_path(str(path))
             try:
                 size = path.stat().st_size
+                check_size(path, self.settings)  # an oversized file is refused before a byte of it is read
                 digest = sha256_of(path)
+            except IngestError as exc:
+                rec = rec or DocumentRecord(doc_id=self._new_doc_id(source), path=str(path), source=source, status="pending")
+                rec.size = size
+                job = ParseJob(path, rec.source, rec.doc_id)
+                plan.results.append(self._record_failure(ParseOutcome(job, error=str(exc), status=exc.status), rec))
+                continue
             except OSError as exc:
                 plan.results.append(FileResult(source, FAILED, note=f"cannot be read ({exc.strerror or exc})"))
                 continue
