@@ -51,8 +51,9 @@ MIN_DICTIONARY_SHARE = 0.3
 
 _WORD = re.compile(r"[^\W\d_]+")
 #: Latin letters that accent folding leaves alone, spelled as their base letters.
-_BASE_LETTERS = str.maketrans({"ł": "l", "ø": "o", "đ": "d", "ð": "d", "ı": "i", "ħ": "h", "ŧ": "t", "ß": "ss",
-                               "æ": "ae", "œ": "oe", "þ": "th"})
+_BASE_LETTERS = str.maketrans(
+    {"ł": "l", "ø": "o", "đ": "d", "ð": "d", "ı": "i", "ħ": "h", "ŧ": "t", "ß": "ss", "æ": "ae", "œ": "oe", "þ": "th"}
+)
 _EVERYDAY_SYMBOLS = frozenset("£$€¥%&+=<>@#/\\|^~`°©®™•▪◦●○■□✓✔☐☒§¶†‡←→↑↓–—…·×÷±")
 
 
