@@ -57,6 +57,11 @@ class Settings(BaseSettings):
     )
     embed_batch_size: int = 32
     embed_threads: int = Field(0, description="Torch threads for embedding; 0 = all cores.")
+    embed_group_chunks: int = Field(
+        256,
+        description="Chunks embedded together before their documents are committed: more keeps batches full, "
+        "fewer makes each document searchable (and safe from an interruption) sooner.",
+    )
 
     # --- chunking ------------------------------------------------------------
     chunk_tokens: int = Field(

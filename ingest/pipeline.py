@@ -33,9 +33,6 @@ from ingest.types import IngestError
 if TYPE_CHECKING:
     from ingest.embed import Embedder
 
-#: Chunks embedded together before their documents are committed.
-EMBED_GROUP_CHUNKS = 256
-
 #: Outcomes of one file in one run.
 INDEXED, UNCHANGED, DUPLICATE, FAILED, NEEDS_OCR, PRUNED, SKIPPED = (
     "indexed", "unchanged", "duplicate", "failed", "needs_ocr", "pruned", "skipped",
@@ -146,7 +143,7 @@ class Ingester:
             group.append((outcome, rec))
             grouped += len(outcome.nodes)
             progress.chunks_planned(len(outcome.nodes))
-            if grouped >= EMBED_GROUP_CHUNKS:
+            if grouped >= self.settings.embed_group_chunks:
                 self._embed_and_commit(group, report, progress)
                 group, grouped = [], 0
         self._embed_and_commit(group, report, progress)
