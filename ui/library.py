@@ -74,6 +74,15 @@ def safe_upload_name(name: str) -> str:
     return stem + suffix
 
 
+def _numbered(name: str, n: int) -> str:
+    """``"minutes (2).pdf"`` from ``"minutes.pdf"``, still within :data:`MAX_NAME_BYTES`."""
+    stem, suffix = _split_suffix(name)
+    tag = f" ({n})"
+    while stem and len((stem + tag + suffix).encode("utf-8")) > MAX_NAME_BYTES:
+        stem = stem[:-1].rstrip(" .")
+    return stem + tag + suffix
+
+
 def _split_suffix(name: str) -> tuple[str, str]:
     """``("Budget 2025", ".pdf")``: the extension, lower-cased, when there is one."""
     match = _SUFFIX.search(name)
@@ -152,8 +161,10 @@ class Library:
         browser gave)``. Only :func:`safe_upload_name` of that name is used
         inside the uploads folder, so nothing is ever written outside it. A
         file of an unsupported type or over the size limit is reported at once
-        and not copied; the others go on. Raises ``RuntimeError`` while another
-        run is going.
+        and not copied; the others go on. Two files of one batch with the same
+        name are both kept ("minutes (2).pdf"); a later batch's file replaces
+        the earlier upload of its name, so uploading a new version updates it.
+        Raises ``RuntimeError`` while another run is going.
         """
         with self._lock:
             if self.busy:
@@ -170,6 +181,11 @@ class Library:
                     job.errors.append(f"{name}: unsupported file type (supported: {kinds})")
                     continue
                 target = uploads_dir / name
+                for n in range(2, 1000):  # two uploads of one batch that share a name both stay
+                    if target not in paths:
+                        break
+                    name = _numbered(name, n)
+                    target = uploads_dir / name
                 try:
                     if target.resolve().parent != uploads_dir.resolve():  # cannot happen with a safe name
                         raise ValueError("the name points outside the uploads folder")
@@ -180,9 +196,8 @@ class Library:
                 except (OSError, ValueError) as exc:  # a vanished temp file, a name the disk refuses
                     job.errors.append(f"{name}: could not be stored ({getattr(exc, 'strerror', None) or exc})")
                     continue
-                if target not in paths:
-                    paths.append(target)
-                    job.files.append(name)
+                paths.append(target)
+                job.files.append(name)
             self.job = job
             if not paths:
                 job.finished = True
