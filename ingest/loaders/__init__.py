@@ -15,6 +15,7 @@ is, with a warning. Text that comes out as glyph soup (a binary file named
 
 from __future__ import annotations
 
+import zipfile
 from collections.abc import Callable
 from pathlib import Path
 
@@ -107,8 +108,6 @@ def sniff(path: Path) -> str | None:
 
 
 def _is_word_package(path: Path) -> bool:
-    import zipfile
-
     try:
         with zipfile.ZipFile(path) as package:
             return "word/document.xml" in package.namelist()
