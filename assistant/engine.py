@@ -23,6 +23,7 @@ from assistant.rerank import CrossEncoderReranker, FeatureReranker, FusionOnly, 
 from assistant.retrieve import Retriever
 from assistant.sentvec import SentenceVectors
 from assistant.types import Answer, Filters, Passage, StreamEvent
+from assistant.verify import MARKER
 from clerk.settings import Settings, get_settings
 from ingest.embed import Embedder
 from ingest.store import Store
@@ -226,7 +227,9 @@ class Assistant:
     ) -> Answer:
         evidence = self.extractive.select(scored, retrieval.query)
         builder = CitationBuilder(self.pages)
-        parts = [f"{ev.quote.strip()} [{builder.cite(ev)}]" for ev in evidence]
+        # A "[2]" inside a quoted sentence (a footnote, or a citation planted in the document) would read
+        # as one of the answer's own markers and point at another source: only the answer's markers stay.
+        parts = [f"{MARKER.sub('', ev.quote).strip()} [{builder.cite(ev)}]" for ev in evidence]
         lead = "The documents differ: " if differing_figures(evidence, question) else ""
         listed = len(evidence) > 2 and evidence[0].quote.rstrip().endswith(":")
         text = (parts[0] + "\n" + "\n".join(f"- {p}" for p in parts[1:])) if listed else " ".join(parts)

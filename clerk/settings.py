@@ -125,6 +125,11 @@ class Settings(BaseSettings):
     )
     embed_batch_size: int = 32
     embed_threads: int = Field(0, description="Torch threads for embedding; 0 = all cores.")
+    embed_group_chunks: int = Field(
+        256,
+        description="Chunks embedded together before their documents are committed: more keeps batches full, "
+        "fewer makes each document searchable (and safe from an interruption) sooner.",
+    )
 
     # --- chunking ------------------------------------------------------------
     chunk_tokens: int = Field(
@@ -136,7 +141,10 @@ class Settings(BaseSettings):
     chunk_overlap_sentences: int = Field(1, description="Sentences repeated at the start of the next chunk.")
 
     # --- ingest limits -------------------------------------------------------
-    max_file_mb: float = Field(200.0, description="Files larger than this are refused as oversized.")
+    max_file_mb: float = Field(200.0, description="Files larger than this are refused as oversized, before being read.")
+    max_unzipped_mb: float = Field(
+        300.0, description="A DOCX (zip package) that unpacks to more than this is refused as a zip bomb."
+    )
     parse_workers: int = Field(1, description="Processes parsing files while the main process embeds.")
     ocr: bool = Field(True, description="OCR pages without a text layer when Tesseract is installed.")
     ocr_dpi: int = 300

@@ -7,6 +7,12 @@ title and section header are prepended. Each chunk knows the page span and the
 exact character offsets of its text in the cleaned pages, so a citation can
 point a reader to the page and the quoted words.
 
+A passage that repeats an earlier chunk of the same document word for word
+under the same section (a table header on every page of one table) is indexed
+once, with a warning, so identical chunks never crowd the passages a question
+retrieves. The same words under another heading are kept: a duty listed for
+each portfolio holder belongs to each of them.
+
 Invariant (tested): the text of a chunk equals the slice of the cleaned document
 text ``"\\n\\n".join(page.text for page in pages)`` between its offsets, and for a
 chunk on one page, ``page.text[char_start:char_end]``.
@@ -29,6 +35,8 @@ PAGE_SEPARATOR = "\n\n"
 _LINE = re.compile(r"[^\n]+")
 _ENDS_SENTENCE = re.compile(r"[.!?:;][\"'”’)\]]*$")
 MAX_HEADER_TOKENS = 48
+#: A chunk of at least this many words repeating an earlier one of its section is not indexed again.
+MIN_REPEAT_WORDS = 20
 
 
 @dataclass
@@ -160,9 +168,21 @@ class Chunker:
         groups = self._pack(units, title)
         nodes: list[TextNode] = []
         doc_id = doc_id or doc_id_for(doc.source)
-        for ordinal, group in enumerate(groups):
+        seen: set[tuple[str, str]] = set()
+        repeats = 0
+        for group in groups:
             start, end = group[0].start, group[-1].end
-            nodes.append(self._node(doc, doc_id, ordinal, text[start:end], start, end, group[0].section, page_starts))
+            key = (group[0].section, " ".join(text[start:end].split()))
+            if len(key[1].split()) >= MIN_REPEAT_WORDS and key in seen:
+                repeats += 1  # the same words under the same heading again: one copy is enough to cite
+                continue
+            seen.add(key)
+            nodes.append(
+                self._node(doc, doc_id, len(nodes), text[start:end], start, end, group[0].section, page_starts)
+            )
+        if repeats:
+            what = "passage repeats" if repeats == 1 else "passages repeat"
+            doc.warnings.append(f"{repeats} {what} an earlier one of the same section word for word; indexed once")
         return nodes
 
     def _pack(self, units: list[_Unit], title: str) -> list[list[_Unit]]:

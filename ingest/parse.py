@@ -4,6 +4,11 @@ Runs in worker processes (see :mod:`ingest.pipeline`) so parsing overlaps with
 embedding in the main process. Returns plain picklable results; a file that
 cannot be read comes back as an error outcome, never as an exception, so one
 bad file never stops a batch.
+
+A page that repeats an earlier page of the same document word for word (a
+form printed 1,000 times, a scan fed through twice) keeps its number but not
+its text: the first copy is indexed and cited, the copies are named in a
+warning, so they cannot flood retrieval with identical passages.
 """
 
 from __future__ import annotations
@@ -14,12 +19,12 @@ from pathlib import Path
 from llama_index.core.schema import TextNode
 
 from clerk.settings import Settings
-from ingest.chunk import Chunker, ChunkingConfig, embedding_text
+from ingest.chunk import MIN_REPEAT_WORDS, Chunker, ChunkingConfig, embedding_text
 from ingest.clean import clean_pages
 from ingest.loaders import load_pages
 from ingest.metadata import ManifestIndex, resolve_metadata
 from ingest.tokens import token_counter
-from ingest.types import IngestError, LoadedDocument, Page
+from ingest.types import IngestError, LoadedDocument, Page, page_ranges
 
 
 @dataclass
@@ -60,11 +65,42 @@ def _manifests() -> ManifestIndex:
     return _STATE["manifests"]  # type: ignore[return-value]
 
 
+def blank_repeated_pages(pages: list[Page]) -> list[int]:
+    """Empty the text of every page that repeats an earlier page (spacing ignored); their numbers.
+
+    Pages under :data:`ingest.chunk.MIN_REPEAT_WORDS` words ("This page is
+    intentionally left blank") are left alone: they cannot flood anything.
+    """
+    first: set[str] = set()
+    repeated = []
+    for page in pages:
+        key = " ".join(page.text.split())
+        if key.count(" ") + 1 < MIN_REPEAT_WORDS:
+            continue
+        if key in first:
+            page.text = ""
+            repeated.append(page.number)
+        else:
+            first.add(key)
+    return repeated
+
+
+def _pages_phrase(numbers: list[int]) -> str:
+    """The start of the repeated-pages warning: "page 4 repeats an earlier page" or "pages 2-1000 repeat ..."."""
+    if len(numbers) == 1:
+        return f"page {numbers[0]} repeats an earlier page"
+    return f"pages {page_ranges(numbers)} repeat earlier pages"
+
+
 def parse_file(job: ParseJob, settings: Settings) -> ParseOutcome:
     """Load, clean, describe and chunk one file."""
     try:
         raw, warnings = load_pages(job.path, settings)
+        repeats = blank_repeated_pages(raw)  # before cleaning: 999 copies would look like running headers
         pages: list[Page] = clean_pages(raw)
+        repeats += blank_repeated_pages(pages)  # pages that differed only in page furniture
+        if repeats:
+            warnings.append(f"{_pages_phrase(repeats)} word for word; indexed once")
         if not any(p.text.strip() for p in pages):
             raise IngestError("no text found in the file after cleaning")
         meta = resolve_metadata(job.path, pages, _manifests())

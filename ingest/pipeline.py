@@ -25,16 +25,15 @@ from clerk.settings import Settings
 from ingest.access import restriction
 from ingest.chunk import doc_id_for
 from ingest.discover import discover, source_for
+from ingest.loaders import check_size
 from ingest.metadata import ManifestIndex
 from ingest.parse import ParseJob, ParseOutcome, parse_file
 from ingest.registry import DocumentRecord
 from ingest.store import Store
+from ingest.types import IngestError
 
 if TYPE_CHECKING:
     from ingest.embed import Embedder
-
-#: Chunks embedded together before their documents are committed.
-EMBED_GROUP_CHUNKS = 256
 
 #: Outcomes of one file in one run.
 INDEXED, UNCHANGED, DUPLICATE, FAILED, NEEDS_OCR, PRUNED, SKIPPED = (
@@ -146,7 +145,7 @@ class Ingester:
             group.append((outcome, rec))
             grouped += len(outcome.nodes)
             progress.chunks_planned(len(outcome.nodes))
-            if grouped >= EMBED_GROUP_CHUNKS:
+            if grouped >= self.settings.embed_group_chunks:
                 self._embed_and_commit(group, report, progress)
                 group, grouped = [], 0
         self._embed_and_commit(group, report, progress)
@@ -167,7 +166,14 @@ class Ingester:
             rec = reg.by_path(str(path))
             try:
                 size = path.stat().st_size
+                check_size(path, self.settings)  # an oversized file is refused before a byte of it is read
                 digest = sha256_of(path)
+            except IngestError as exc:
+                rec = rec or DocumentRecord(doc_id=self._new_doc_id(source), path=str(path), source=source, status="pending")
+                rec.size = size
+                job = ParseJob(path, rec.source, rec.doc_id)
+                plan.results.append(self._record_failure(ParseOutcome(job, error=str(exc), status=exc.status), rec))
+                continue
             except OSError as exc:
                 plan.results.append(FileResult(source, FAILED, note=f"cannot be read ({exc.strerror or exc})"))
                 continue

@@ -38,6 +38,17 @@ class Page:
     ocr: bool = False
 
 
+def page_ranges(numbers: list[int]) -> str:
+    """Page numbers as a reader writes them, e.g. "2-4, 7": 999 repeated pages make one short warning."""
+    runs: list[list[int]] = []
+    for n in sorted(numbers):
+        if runs and n == runs[-1][1] + 1:
+            runs[-1][1] = n
+        else:
+            runs.append([n, n])
+    return ", ".join(f"{a}" if a == b else f"{a}-{b}" for a, b in runs)
+
+
 @dataclass
 class DocumentMeta:
     """Descriptive metadata of one document, from the manifest or inferred."""

@@ -1,7 +1,8 @@
 """The document library behind the web app: list, search, add (ingested in the background), delete.
 
-Uploads are copied into the index's ``uploads/`` folder under their own file
-name (never a path from the browser), then ingested on a background thread
+Uploads are copied into the index's ``uploads/`` folder under a safe version of
+their own file name (never a path from the browser: see :func:`safe_upload_name`),
+then ingested on a background thread
 with its own store connection, so the chat keeps answering from committed
 documents while new ones are parsed and embedded. When a run or a delete
 finishes, the assistant's caches are refreshed so the next question sees the
@@ -10,20 +11,85 @@ change.
 
 from __future__ import annotations
 
+import re
 import shutil
 import threading
 import time
+import unicodedata
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from assistant import Assistant
 from ingest.access import sidecar_for
-from ingest.loaders import SUPPORTED_SUFFIXES
+from ingest.loaders import SUPPORTED_SUFFIXES, oversized
 from ingest.pipeline import FAILED, NEEDS_OCR, FileResult, Ingester, Progress
 from ingest.registry import DocumentRecord
 from ingest.store import Store
 
 COLUMNS = ["Title", "Council", "Type", "Date", "Pages", "Chunks", "Status", "File"]
+
+#: Longest stored file name in UTF-8 bytes: under the 255 of common file systems, with room to spare.
+MAX_NAME_BYTES = 150
+#: Combining marks kept on one letter: enough for any language, not for "Zalgo" text that buries a name.
+MAX_MARKS = 2
+_SUFFIX = re.compile(r"\.[A-Za-z0-9]{1,5}$")
+_UNSAFE_CHARACTERS = re.compile(r'[<>:"|?*\\/]')
+_WINDOWS_DEVICES = frozenset({"con", "prn", "aux", "nul", *(f"com{i}" for i in range(10)), *(f"lpt{i}" for i in range(10))})
+
+
+def safe_upload_name(name: str) -> str:
+    """A file name that is safe to create in the uploads folder and reads like the one uploaded.
+
+    Only the last part of a path counts (``../../x.pdf`` and ``..\\..\\x.txt`` are
+    ``x.pdf`` and ``x.txt``). Control and format characters are dropped (NUL,
+    the right-to-left override that makes ``fdp.exe`` look like ``exe.pdf``,
+    zero-width spaces), as are characters Windows forbids; letters are composed
+    (NFC) and keep at most two combining marks; spaces are collapsed; leading
+    dots go (no hidden files, no ``..``); the stem is shortened so the name
+    fits in :data:`MAX_NAME_BYTES` bytes, keeping the extension. Emoji and
+    letters of any script stay: they are what the person called the file.
+    """
+    name = re.split(r"[\\/]", name)[-1]
+    name = unicodedata.normalize("NFC", name)
+    kept: list[str] = []
+    marks = 0
+    for c in name:
+        category = unicodedata.category(c)
+        if category[0] == "C" or (category[0] == "Z" and c != " "):
+            c = "" if category[0] == "C" else " "
+        elif category in ("Mn", "Me"):
+            marks += 1
+            if marks > MAX_MARKS:
+                continue
+        else:
+            marks = 0
+        kept.append(c)
+    name = " ".join(_UNSAFE_CHARACTERS.sub("", "".join(kept)).split())
+    stem, suffix = _split_suffix(name)
+    stem = stem.strip(" .")
+    if not stem or stem.lower() in _WINDOWS_DEVICES:
+        stem = f"upload-{stem}" if stem else "upload"
+    while len((stem + suffix).encode("utf-8")) > MAX_NAME_BYTES:
+        stem = stem[:-1].rstrip(" .")
+    return stem + suffix
+
+
+def _numbered(name: str, n: int) -> str:
+    """``"minutes (2).pdf"`` from ``"minutes.pdf"``, still within :data:`MAX_NAME_BYTES`."""
+    stem, suffix = _split_suffix(name)
+    tag = f" ({n})"
+    while stem and len((stem + tag + suffix).encode("utf-8")) > MAX_NAME_BYTES:
+        stem = stem[:-1].rstrip(" .")
+    return stem + tag + suffix
+
+
+def _split_suffix(name: str) -> tuple[str, str]:
+    """``("Budget 2025", ".pdf")``: the extension, lower-cased, when there is one."""
+    match = _SUFFIX.search(name)
+    if match is None:
+        return name, ""
+    return name[: match.start()], match.group().lower()
 
 
 @dataclass
@@ -91,33 +157,55 @@ class Library:
     def busy(self) -> bool:
         return self.job is not None and not self.job.finished
 
-    def add(self, uploads: list[str], restricted: str | None = None) -> Job:
+    def add(self, uploads: Sequence[str | tuple[str, str]], restricted: str | None = None) -> Job:
         """Copy uploaded files into the uploads folder and ingest them in the background.
 
-        A file of an unsupported type is reported at once and not copied; the
-        others go on. With ``restricted`` (the reason), each copy gets its
-        restriction marker before it is ingested, so it is never visible to the
-        public even for a moment. Raises ``RuntimeError`` while another run is going.
+        Each upload is the path of the received file, or ``(path, name the
+        browser gave)``. Only :func:`safe_upload_name` of that name is used
+        inside the uploads folder, so nothing is ever written outside it. A
+        file of an unsupported type or over the size limit is reported at once
+        and not copied; the others go on. Two files of one batch with the same
+        name are both kept ("minutes (2).pdf"); a later batch's file replaces
+        the earlier upload of its name, so uploading a new version updates it.
+        With ``restricted`` (the reason), each copy gets its restriction marker
+        before it is ingested, so it is never visible to the public even for a
+        moment. Raises ``RuntimeError`` while another run is going.
         """
         with self._lock:
             if self.busy:
                 raise RuntimeError("documents are still being added; wait for that to finish")
             job = Job(files=[])
-            self.settings.uploads_dir.mkdir(parents=True, exist_ok=True)
-            paths = []
+            uploads_dir = self.settings.uploads_dir
+            uploads_dir.mkdir(parents=True, exist_ok=True)
+            paths: list[Path] = []
             for upload in uploads:
-                name = Path(upload).name
+                source, given = upload if isinstance(upload, tuple) else (upload, upload)
+                name = safe_upload_name(given)
                 if Path(name).suffix.lower() not in SUPPORTED_SUFFIXES:
                     kinds = ", ".join(sorted(SUPPORTED_SUFFIXES))
                     job.errors.append(f"{name}: unsupported file type (supported: {kinds})")
                     continue
-                target = self.settings.uploads_dir / name
-                marker = sidecar_for(target)
-                if restricted:
-                    marker.write_text(restricted.strip() + "\n", encoding="utf-8")
-                else:
-                    marker.unlink(missing_ok=True)
-                shutil.copyfile(upload, target)
+                target = uploads_dir / name
+                for n in range(2, 1000):  # two uploads of one batch that share a name both stay
+                    if target not in paths:
+                        break
+                    name = _numbered(name, n)
+                    target = uploads_dir / name
+                try:
+                    if target.resolve().parent != uploads_dir.resolve():  # cannot happen with a safe name
+                        raise ValueError("the name points outside the uploads folder")
+                    if (reason := oversized(Path(source).stat().st_size, self.settings)) is not None:
+                        job.errors.append(f"{name}: {reason}")
+                        continue
+                    marker = sidecar_for(target)
+                    if restricted:
+                        marker.write_text(restricted.strip() + "\n", encoding="utf-8")
+                    else:
+                        marker.unlink(missing_ok=True)
+                    shutil.copyfile(source, target)
+                except (OSError, ValueError) as exc:  # a vanished temp file, a name the disk refuses
+                    job.errors.append(f"{name}: could not be stored ({getattr(exc, 'strerror', None) or exc})")
+                    continue
                 paths.append(target)
                 job.files.append(name)
             self.job = job

@@ -5,10 +5,17 @@ them, and short human-readable notes about anything odd that did not stop the
 load. Anything that does stop it becomes an :class:`IngestError` whose message
 a council officer can act on and which never repeats the path (the caller
 prefixes it), so one bad file never crashes a batch.
+
+The file name is not trusted blindly: a file is refused by size before any
+byte is read, and a file whose first bytes show another supported format (an
+HTML error page saved as ``.pdf``, a PDF named ``.docx``) is read as what it
+is, with a warning. Text that comes out as glyph soup (a binary file named
+``.txt``) is refused rather than indexed; see :mod:`ingest.readability`.
 """
 
 from __future__ import annotations
 
+import zipfile
 from collections.abc import Callable
 from pathlib import Path
 
@@ -17,9 +24,10 @@ from ingest.loaders.docx import load_docx
 from ingest.loaders.html import load_html
 from ingest.loaders.pdf import load_pdf
 from ingest.loaders.text import load_text
+from ingest.readability import measure
 from ingest.types import IngestError, Page
 
-__all__ = ["SUPPORTED_SUFFIXES", "load_pages"]
+__all__ = ["SUPPORTED_SUFFIXES", "check_size", "load_pages", "oversized"]
 
 Loader = Callable[[Path, Settings], tuple[list[Page], list[str]]]
 
@@ -34,12 +42,19 @@ _LOADERS: dict[str, Loader] = {
 
 SUPPORTED_SUFFIXES: frozenset[str] = frozenset(_LOADERS)
 
+#: How a warning names each format: ("is ...", "read as ...").
+_NAMES = {".pdf": ("a PDF", "PDF"), ".docx": ("a Word .docx file", "Word .docx"), ".html": ("an HTML page", "HTML")}
+#: Suffixes of binary formats: an HTML page under one of these names is an HTML page.
+_BINARY_SUFFIXES = frozenset({".pdf", ".docx"})
+
 
 def load_pages(path: Path, settings: Settings) -> tuple[list[Page], list[str]]:
     """Raw pages and warnings of one file; raises :class:`IngestError` with a short reason."""
     path = Path(path)
-    loader = _loader_for(path)
-    _check_size(path, settings)
+    _loader_for(path)
+    check_size(path, settings)
+    suffix, notes = _real_suffix(path)
+    loader = _LOADERS[suffix]
     try:
         pages, warnings = loader(path, settings)
     except IngestError:
@@ -48,7 +63,63 @@ def load_pages(path: Path, settings: Settings) -> tuple[list[Page], list[str]]:
         raise IngestError(f"could not be read ({type(exc).__name__}: {_without_path(str(exc), path)})") from exc
     if not any(p.text.strip() for p in pages):
         raise IngestError("no text found in the file")
-    return pages, warnings
+    if loader is not load_pdf:  # the PDF loader judges (and OCRs) each page itself
+        _refuse_garbled(pages)
+    return pages, notes + warnings
+
+
+def _real_suffix(path: Path) -> tuple[str, list[str]]:
+    """The suffix of the format the file really holds, and a warning when that is not what its name says.
+
+    PDF and zip signatures are unambiguous and win over any name. An HTML
+    signature wins only over a binary format's name: a text file may quote HTML.
+    """
+    named = path.suffix.lower()
+    found = sniff(path)
+    if found is None or found == named or (found == ".html" and named in (".htm", ".html")):
+        return named, []
+    if found == ".html" and named not in _BINARY_SUFFIXES:
+        return named, []
+    if found == ".zip":
+        if named == ".docx":
+            return named, []
+        raise IngestError(f"is a zip archive, not {_NAMES[named][0] if named in _NAMES else 'a ' + named + ' file'}")
+    what, read_as = _NAMES[found]
+    return found, [f"the file is named {named} but is {what}; read as {read_as}"]
+
+
+def sniff(path: Path) -> str | None:
+    """The format the first bytes of a file show: ".pdf", ".docx", ".zip", ".html", or None."""
+    try:
+        with path.open("rb") as fh:
+            head = fh.read(1024)
+    except OSError:
+        return None  # the loader reports why the file cannot be opened
+    if b"%PDF-" in head:  # the PDF header may follow up to 1 KB of junk
+        return ".pdf"
+    if head.startswith(b"PK\x03\x04"):
+        return ".docx" if _is_word_package(path) else ".zip"
+    text = head.lstrip(b"\xef\xbb\xbf \t\r\n").lower()
+    if text.startswith((b"<!doctype html", b"<html", b"<head", b"<body")):
+        return ".html"
+    if text.startswith((b"<?xml", b"<!--")) and b"<html" in text:
+        return ".html"
+    return None
+
+
+def _is_word_package(path: Path) -> bool:
+    try:
+        with zipfile.ZipFile(path) as package:
+            return "word/document.xml" in package.namelist()
+    except (zipfile.BadZipFile, OSError):
+        return True  # a damaged package named .docx: let the Word loader say what is wrong
+
+
+def _refuse_garbled(pages: list[Page]) -> None:
+    """Refuse a document whose text is glyph soup (a binary file under a text name, a symbol-font export)."""
+    readings = [measure(p.text) for p in pages if p.text.strip()]
+    if readings and all(r.garbled for r in readings):
+        raise IngestError(f"text is unreadable ({readings[0].reason()}); it does not look like a document")
 
 
 def _loader_for(path: Path) -> Loader:
@@ -60,16 +131,23 @@ def _loader_for(path: Path) -> Loader:
     return loader
 
 
-def _check_size(path: Path, settings: Settings) -> None:
+def check_size(path: Path, settings: Settings) -> None:
+    """Refuse an empty or oversized file from its size alone, before any byte of it is read."""
     try:
         size = path.stat().st_size
     except OSError as exc:
         raise IngestError(f"cannot open the file ({exc.strerror or type(exc).__name__})") from exc
     if size == 0:
         raise IngestError("file is empty")
-    limit = settings.max_file_mb * 1024 * 1024
-    if size > limit:
-        raise IngestError(f"file is {_size_text(size)}, over the {settings.max_file_mb:g} MB limit (CLERK_MAX_FILE_MB)")
+    if (reason := oversized(size, settings)) is not None:
+        raise IngestError(reason)
+
+
+def oversized(size: int, settings: Settings) -> str | None:
+    """Why a file of ``size`` bytes is refused as too large (naming the limit and its setting), or None."""
+    if size > settings.max_file_mb * 1024 * 1024:
+        return f"file is {_size_text(size)}, over the {settings.max_file_mb:g} MB limit (CLERK_MAX_FILE_MB)"
+    return None
 
 
 def _size_text(size: int) -> str:

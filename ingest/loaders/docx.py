@@ -3,7 +3,8 @@
 ``Document.paragraphs`` skips tables entirely, and council policies keep real
 content in them (the grants policy has five), so the body element is walked
 directly. A table row becomes one line with cells joined by " | ", which the
-cleaner and chunker keep whole.
+cleaner and chunker keep whole. The package is checked for zip bombs
+(:mod:`ingest.loaders.archive`) before python-docx unpacks it.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from docx.table import Table, _Cell
 from docx.text.paragraph import Paragraph
 
 from clerk.settings import Settings
+from ingest.loaders.archive import check_zip
 from ingest.types import IngestError, Page
 
 _P = qn("w:p")
@@ -30,16 +32,27 @@ _SDT_CONTENT = qn("w:sdtContent")
 _TC = qn("w:tc")
 
 
+#: The first bytes of an OLE compound file: an old binary .doc, or a Word file saved with a password.
+_OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
+
+
 def load_docx(path: Path, settings: Settings) -> tuple[list[Page], list[str]]:
     """One page holding the document's paragraphs and table rows, blank-line separated."""
-    document = _open(path)
+    document = _open(path, settings)
     blocks = list(_blocks(document.element.body, document))
     return [Page(number=1, text="\n\n".join(b for b in blocks if b))], []
 
 
-def _open(path: Path) -> WordDocument:
+def _open(path: Path, settings: Settings) -> WordDocument:
     if not zipfile.is_zipfile(path):  # a .docx is a zip package; python-docx would only say "not found"
+        with path.open("rb") as fh:
+            if fh.read(len(_OLE_MAGIC)) == _OLE_MAGIC:
+                raise IngestError(
+                    "not a readable Word .docx file: it is password-protected or an old binary .doc "
+                    "(save it as .docx without a password)"
+                )
         raise IngestError("not a readable Word .docx file: it is not a complete zip package")
+    check_zip(path, settings, "Word .docx file")  # before python-docx reads every part into memory
     try:
         return Document(str(path))
     except zipfile.BadZipFile as exc:

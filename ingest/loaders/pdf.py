@@ -11,6 +11,11 @@ pypdf reports recoverable damage (broken xref tables from macOS Quartz, missing
 EOF markers) through :mod:`logging`; those messages are captured for the length
 of a load and summarised as one warning, so a batch run does not print dozens
 of "Ignoring wrong pointing object" lines for a file that reads fine.
+
+A text layer can also be present and wrong: a font whose character map sends
+each code to another letter extracts as glyph soup. Such pages are found by
+:mod:`ingest.readability` and handled like pages with no text layer (OCR'd, or
+dropped with a warning), so junk is never indexed as if it were text.
 """
 
 from __future__ import annotations
@@ -30,7 +35,8 @@ from pypdf.errors import DependencyError
 
 from clerk.settings import Settings
 from ingest.loaders.ocr import ocr_available, ocr_pdf_page
-from ingest.types import IngestError, NeedsOCR, Page
+from ingest.readability import Readability, measure
+from ingest.types import IngestError, NeedsOCR, Page, page_ranges
 
 #: A page with fewer non-space characters than this has no usable text layer.
 MIN_TEXT_CHARS = 30
@@ -199,24 +205,58 @@ def _text_chars(text: str) -> int:
     return len(_WHITESPACE.sub("", text))
 
 
+def _garbled_pages(pages: list[Page]) -> dict[int, Readability]:
+    """Pages whose text layer is glyph soup (see :mod:`ingest.readability`), by number; repeated texts measured once."""
+    seen: dict[str, Readability] = {}
+    out = {}
+    for page in pages:
+        if _text_chars(page.text) < MIN_TEXT_CHARS:
+            continue
+        reading = seen.get(page.text) or seen.setdefault(page.text, measure(page.text))
+        if reading.garbled:
+            out[page.number] = reading
+    return out
+
+
 def _fill_textless_pages(path: Path, pages: list[Page], settings: Settings, warnings: list[str]) -> None:
-    """OCR pages without a text layer, or say plainly that they need it."""
+    """OCR pages without a readable text layer, or say plainly that they need it.
+
+    A garbled layer (glyph soup from a broken font map) is treated like a
+    missing one: OCR reads what the page shows; without OCR the junk is
+    dropped, never indexed, and the pages are named in a warning.
+    """
     missing = [p for p in pages if _text_chars(p.text) < MIN_TEXT_CHARS]
-    if not missing:
+    garbled = _garbled_pages(pages)
+    if not missing and not garbled:
         return
     if settings.ocr and ocr_available():
         for page in missing:
             _ocr_into(path, page, settings, warnings)
+        _ocr_garbled(path, [p for p in pages if p.number in garbled], settings, warnings)
         return
     why = "OCR is not available (install tesseract-ocr)" if settings.ocr else "OCR is turned off (CLERK_OCR)"
-    if len(missing) == len(pages):
-        hint = "install tesseract-ocr" if settings.ocr else "turn it on with CLERK_OCR=true"
+    hint = "install tesseract-ocr" if settings.ocr else "turn it on with CLERK_OCR=true"
+    if len(missing) + len(garbled) == len(pages):
+        if garbled:
+            reason = next(iter(garbled.values())).reason()
+            raise NeedsOCR(f"text layer is unreadable ({reason}); needs OCR ({hint})")
         raise NeedsOCR(f"no text layer; needs OCR ({hint})")
-    numbers = ", ".join(str(p.number) for p in missing)
-    if len(missing) == 1:
-        warnings.append(f"page {numbers} has no text layer and {why}")
-    else:
-        warnings.append(f"pages {numbers} have no text layer and {why}")
+    for page in pages:
+        if page.number in garbled:
+            page.text = ""  # glyph soup must not reach the index
+    if missing:
+        warnings.append(f"{_pages_text(missing)} no text layer and {why}")
+    if garbled:
+        reason = next(iter(garbled.values())).reason()
+        unreadable = [p for p in pages if p.number in garbled]
+        warnings.append(f"{_pages_text(unreadable)} an unreadable text layer ({reason}) and {why}; not indexed")
+
+
+def _pages_text(pages: list[Page]) -> str:
+    """The start of a warning about ``pages``: "page 3 has" or "pages 3, 5 have"."""
+    if len(pages) == 1:
+        return f"page {pages[0].number} has"
+    return f"pages {page_ranges([p.number for p in pages])} have"
 
 
 def _ocr_into(path: Path, page: Page, settings: Settings, warnings: list[str]) -> None:
@@ -229,3 +269,20 @@ def _ocr_into(path: Path, page: Page, settings: Settings, warnings: list[str]) -
     if _text_chars(text) > _text_chars(page.text):
         page.text = text
         page.ocr = True
+
+
+def _ocr_garbled(path: Path, pages: list[Page], settings: Settings, warnings: list[str]) -> None:
+    """Replace unreadable text layers with OCR; a page OCR cannot read either is left empty."""
+    if not pages:
+        return
+    for page in pages:
+        page.text = ""
+        _ocr_into(path, page, settings, warnings)
+        if page.ocr and measure(page.text).garbled:
+            page.text, page.ocr = "", False
+    read = [p for p in pages if p.ocr]
+    lost = [p for p in pages if not p.ocr]
+    if read:
+        warnings.append(f"{_pages_text(read)} an unreadable text layer; read by OCR instead")
+    if lost:
+        warnings.append(f"{_pages_text(lost)} an unreadable text layer and OCR found no readable text; not indexed")

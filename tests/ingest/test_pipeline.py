@@ -164,3 +164,83 @@ def test_missing_vectors_are_re_embedded(tmp_path, corpus, embedder):
     assert report.count(INDEXED) >= 1
     ids, vectors = _state(ing.store)
     assert ids == vectors
+
+
+def test_hostile_batch_is_reported_file_by_file_and_the_rest_indexed(tmp_path, corpus, embedder, monkeypatch):
+    """Every kind of broken or hostile input in one run: one clear line each, the good files indexed."""
+    from assistant import Assistant
+    from ingest import pipeline
+    from tests.hostile import docx_zip_bomb, pdf_with_text_layers, prose_lines
+    from tests.ingest.test_hostile import repeated_page_pdf
+
+    bad = corpus / "bad"
+    bad.mkdir()
+    pdf_with_text_layers(bad / "garbled.pdf", [prose_lines(skip=0), prose_lines(skip=40)], garbled={1, 2})
+    pdf_with_text_layers(bad / "half-garbled.pdf", [prose_lines(skip=0), prose_lines(skip=40)], garbled={2})
+    (bad / "agenda.pdf").write_text(
+        "<!DOCTYPE html><html><body><h1>Agenda of the Riverside Parish Council meeting</h1>"
+        "<p>The council will set the allotment rent for 2026 at its June meeting.</p></body></html>",
+        encoding="utf-8",
+    )
+    docx_zip_bomb(bad / "bomb.docx", unpacked_mb=1024)
+    with (bad / "huge.pdf").open("wb") as f:
+        f.truncate(200 * 2**20 + 1)
+    (bad / "notes-utf16.txt").write_bytes("Riverside notes: the clerk’s salary is £21,000 a year.".encode("utf-16"))
+    (bad / "binary.txt").write_bytes(bytes(range(256)) * 64)
+    (bad / "empty.txt").touch()
+    data = (corpus / FILES[1]).read_bytes()
+    (bad / "truncated.pdf").write_bytes(data[: len(data) // 2])
+    encrypted_copy("hertingfordbury-pc/hpc-grants-policy.pdf", bad / "locked.pdf", "secret")
+    encrypted_copy("hertingfordbury-pc/hpc-grants-policy.pdf", bad / "restricted.pdf", "")
+    repeated_page_pdf(bad / "repeated.pdf")
+
+    hashed: list[str] = []
+    real_hash = pipeline.sha256_of
+    monkeypatch.setattr(pipeline, "sha256_of", lambda path: hashed.append(path.name) or real_hash(path))
+    settings = make_settings(tmp_path, ocr=False)
+    ing = Ingester(settings, embedder=embedder)
+    report = ing.run([corpus])
+
+    out = _outcomes(report)
+    notes = {Path(r.source).name: r.note for r in report.results}
+    assert all(out[Path(f).name] == INDEXED for f in FILES)
+    expected = {
+        "garbled.pdf": ("needs_ocr", "text layer is unreadable (glyph soup"),
+        "half-garbled.pdf": (INDEXED, "page 2 has an unreadable text layer (glyph soup"),
+        "agenda.pdf": (INDEXED, "the file is named .pdf but is an HTML page; read as HTML"),
+        "bomb.docx": (FAILED, "Word .docx file refused as a zip bomb: it would unpack to 1,024 MB"),
+        "huge.pdf": (FAILED, "file is 200.0 MB, over the 200 MB limit (CLERK_MAX_FILE_MB)"),
+        "notes-utf16.txt": (INDEXED, ""),
+        "binary.txt": (FAILED, "text is unreadable (glyph soup"),
+        "empty.txt": (FAILED, "file is empty"),
+        "truncated.pdf": (FAILED, "not a readable PDF"),
+        "locked.pdf": (FAILED, "PDF is encrypted and needs a password"),
+        "restricted.pdf": (INDEXED, ""),
+        "repeated.pdf": (INDEXED, "pages 2-1000 repeat earlier pages word for word; indexed once"),
+    }
+    for name, (outcome, note) in expected.items():
+        assert out[name] == outcome, (name, notes[name])
+        assert note in notes[name], (name, notes[name])
+    assert "huge.pdf" not in hashed and "empty.txt" not in hashed  # refused by size, never read
+    assert report.count(FAILED) == 6 and not report.ok
+
+    ids, vectors = _state(ing.store)
+    assert ids == vectors
+    chunk_rows = {r[0] for r in ing.store.registry.conn.execute("SELECT rowid FROM chunks")}
+    assert chunk_rows == {r[0] for r in ing.store.registry.conn.execute("SELECT id FROM chunks_fts_docsize")}
+    repeated = ing.store.registry.by_path(str(bad / "repeated.pdf"))
+    assert repeated.pages == 1000 and repeated.chunks <= 5
+    texts = [c["text"] for c in ing.store.registry.chunks(doc_id=repeated.doc_id)]
+    assert len(set(texts)) == len(texts)
+
+    again = ing.run([corpus])  # failures are retried and still fail; nothing indexed is lost
+    assert again.count(INDEXED) == 0 and again.count(FAILED) == 6 and _state(ing.store) == (ids, vectors)
+
+    assistant = Assistant(settings, embedder=embedder)
+    try:
+        ans = assistant.ask("What is Trafford's car mileage allowance for councillors?")
+    finally:
+        assistant.close()
+    assert "46.9p" in ans.answer
+    cited = [c for c in ans.citations if c.source.endswith("repeated.pdf")]
+    assert cited and {c.page for c in cited} == {1}  # the first copy, the page a reader finds it on
