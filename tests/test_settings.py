@@ -31,3 +31,15 @@ def test_the_default_model_is_the_packaged_one():
     path = Path(Settings().embed_model_path)
     assert path == Path(packaged_minilm_path())
     assert (path / "model.safetensors").exists() and (path / "tokenizer.json").exists()
+
+
+def test_the_web_app_answers_one_question_per_usable_core_unless_told(monkeypatch):
+    import os
+
+    monkeypatch.delenv("CLERK_ASK_CONCURRENCY", raising=False)
+    assert Settings().ask_workers == len(os.sched_getaffinity(0))
+    monkeypatch.setenv("CLERK_ASK_CONCURRENCY", "5")
+    assert Settings().ask_workers == 5
+    monkeypatch.setenv("CLERK_ASK_CONCURRENCY", "-1")
+    with pytest.raises(ValidationError, match="ask_concurrency"):
+        Settings()
