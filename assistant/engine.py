@@ -7,6 +7,7 @@ process, so a batch of questions or a chat session pays the model load once.
 from __future__ import annotations
 
 import re
+import threading
 import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
@@ -67,6 +68,7 @@ class Assistant:
         self.reranker = self._make_reranker(self.settings.reranker)
         self.extractive = ExtractiveAnswerer(self.sentence_vectors, self.term_weights)
         self._generators: dict[str, GenerativeAnswerer] = {}
+        self._generators_lock = threading.Lock()
         self._data_version = self.store.registry.data_version()
 
     def _make_reranker(self, kind: str) -> Reranker:
@@ -199,10 +201,11 @@ class Assistant:
                 if piece:
                     yield StreamEvent("delta", text=piece)
         else:
-            gen = self._generators.get(backend)
-            if gen is None:
-                gen = GenerativeAnswerer.from_settings(self.settings, backend, self.sentence_vectors)
-                self._generators[backend] = gen
+            with self._generators_lock:  # questions answered at once share one model per backend
+                gen = self._generators.get(backend)
+                if gen is None:
+                    gen = GenerativeAnswerer.from_settings(self.settings, backend, self.sentence_vectors)
+                    self._generators[backend] = gen
             answer = None
             for event in gen.stream(retrieval.query, top, CitationBuilder(self.pages)):
                 if event.kind == "final":

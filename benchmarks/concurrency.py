@@ -279,6 +279,7 @@ class Asked:
     question_id: str
     started_s: float  # since the phase began
     latency_ms: float = 0.0
+    queued_ms: float | None = None  # until the handler's first update: the wait in Gradio's queue
     first_piece_ms: float | None = None
     finished_at: float = 0.0  # wall clock, compared with registry commit times
     refused: bool = False
@@ -287,7 +288,11 @@ class Asked:
 
 
 def ask(c, qid: str, question: str, phase: str, asker: int, phase_start: float) -> Asked:
-    """Ask through the chat's own event, timing the first streamed piece of answer and the final answer."""
+    """Ask through the chat's own event, timing the wait in the queue, the first piece of answer, the final answer.
+
+    The extractive backend streams its sentences once the answer is chosen, so its first piece
+    comes only just before the final answer; with a chat-model backend the two part.
+    """
     c.reset_session()  # a new visitor: no earlier turns to rewrite the question against
     t0 = time.perf_counter()
     rec = Asked(phase, asker, qid, round(t0 - phase_start, 3))
@@ -296,6 +301,8 @@ def ask(c, qid: str, question: str, phase: str, asker: int, phase_start: float) 
         seen = 0
         while rec.first_piece_ms is None and not job.done():  # then wait for the final answer without polling
             outs = job.outputs()
+            if outs and rec.queued_ms is None:
+                rec.queued_ms = round((time.perf_counter() - t0) * 1000, 1)
             if any(_is_answer_piece(out) for out in outs[seen:]):
                 rec.first_piece_ms = round((time.perf_counter() - t0) * 1000, 1)
             seen = len(outs)
@@ -406,6 +413,7 @@ def phase_summary(records: list[Asked], seconds: float, askers: int) -> dict:
         "errors": len(records) - len(done),
         "throughput_per_s": round(len(in_window) / seconds, 3),
         "latency_ms": spread([r.latency_ms for r in done]),
+        "queued_ms": spread([r.queued_ms for r in done if r.queued_ms is not None]),
         "first_piece_ms": spread([r.first_piece_ms for r in done if r.first_piece_ms is not None]),
     }
 

@@ -33,7 +33,7 @@ from ingest.store import Store
 if TYPE_CHECKING:
     from ingest.embed import Embedder
 
-#: Chunks embedded together before their documents are committed.
+#: Chunks embedded together before their documents are committed (a bulk run's default).
 EMBED_GROUP_CHUNKS = 256
 
 #: Outcomes of one file in one run.
@@ -100,12 +100,24 @@ class _Plan:
 
 
 class Ingester:
-    """Runs ingest runs against one index. The embedding model is loaded once, on first need."""
+    """Runs ingest runs against one index. The embedding model is loaded once, on first need.
 
-    def __init__(self, settings: Settings, store: Store | None = None, embedder: Embedder | None = None) -> None:
+    ``group_chunks``: how many chunks (of several documents) are embedded in one pass before
+    those documents are committed. Large groups keep batches full for a bulk run; the web app
+    uses small ones so each added document becomes searchable soon after it is read.
+    """
+
+    def __init__(
+        self,
+        settings: Settings,
+        store: Store | None = None,
+        embedder: Embedder | None = None,
+        group_chunks: int = EMBED_GROUP_CHUNKS,
+    ) -> None:
         self.settings = settings
         self.store = store or Store(settings)
         self._embedder = embedder
+        self.group_chunks = max(1, group_chunks)
         if embedder is not None:
             self.store.bind_model(_model_name(settings), embedder.dimension)
 
@@ -146,7 +158,7 @@ class Ingester:
             group.append((outcome, rec))
             grouped += len(outcome.nodes)
             progress.chunks_planned(len(outcome.nodes))
-            if grouped >= EMBED_GROUP_CHUNKS:
+            if grouped >= self.group_chunks:
                 self._embed_and_commit(group, report, progress)
                 group, grouped = [], 0
         self._embed_and_commit(group, report, progress)

@@ -22,7 +22,7 @@ import pytest
 from assistant import Assistant
 from assistant.sentvec import SentenceVectors
 from assistant.types import Answer, Passage
-from tests.helpers import ROOT, corpus_file, make_settings
+from tests.helpers import ROOT, copy_corpus_files, corpus_file, make_settings
 from ui.accounts import Accounts
 from ui.app import build_blocks
 from ui.library import Library
@@ -168,4 +168,30 @@ def test_the_chat_answers_up_to_ask_workers_questions_at_once(tmp_path, embedder
     asking = [fn for fn in blocks.fns.values() if getattr(fn, "name", "") == "respond"]
     assert len(asking) == 2
     assert {(fn.concurrency_limit, fn.concurrency_id) for fn in asking} == {(3, "ask")}
+    assistant.close()
+
+
+def test_a_document_changed_by_another_connection_is_quoted_from_its_new_text(tmp_path, embedder):
+    """``clerk ingest`` (another connection) replaces a document while the assistant has its pages cached."""
+    from ingest.pipeline import Ingester
+
+    assert sqlite3.threadsafety == 3  # the registry connection is shared by the answering threads
+    plan = copy_corpus_files(tmp_path / "docs", ["nwldc/productivity-plan.txt"])[0]
+    settings = make_settings(tmp_path)
+    assert Ingester(settings, embedder=embedder).run([plan]).ok
+    assistant = Assistant(settings, embedder=embedder)
+    first = assistant.ask("What does the productivity plan say about digital services?")
+    assert first.citations and all(c.verified for c in first.citations)  # the plan's page is now cached
+
+    review = corpus_file("nwldc/lga-peer-challenge-progress-review-2025.txt").read_text(encoding="utf-8")
+    reserves = next(p for p in review.split("\n\n") if "£30m" in p)
+    plan.write_text(plan.read_text(encoding="utf-8") + "\n\n" + reserves + "\n", encoding="utf-8")
+    other = Ingester(settings, embedder=embedder)  # its own store: a second connection, as another process has
+    assert other.run([plan]).count("indexed") == 1
+    other.store.close()
+
+    answer = assistant.ask("How much money does North West Leicestershire District Council hold in reserve?")
+    quoted = [c for c in answer.citations if "£30m" in c.quote]
+    assert quoted and quoted[0].doc_id == first.citations[0].doc_id
+    assert all(c.verified for c in answer.citations), [(c.quote, c.page) for c in answer.citations]
     assistant.close()
