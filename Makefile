@@ -56,6 +56,7 @@ bench: setup
 	$(PY) benchmarks/ingest.py
 	$(CLERK) ingest --quiet
 	$(PY) benchmarks/answer.py
+	$(PY) benchmarks/concurrency.py
 
 lint: setup
 	$(VENV)/bin/ruff check .

@@ -32,7 +32,12 @@ class Evidence:
 
 
 class PageText:
-    """Cleaned pages per document, loaded once per document."""
+    """Cleaned pages per document, loaded once per document.
+
+    Shared by the threads answering at once: a lookup keeps the pages it
+    loaded in hand, so another thread clearing the cache meanwhile only costs
+    a reload.
+    """
 
     def __init__(self, registry: Registry) -> None:
         self.registry = registry
@@ -43,9 +48,11 @@ class PageText:
         self._pages.clear()
 
     def pages(self, doc_id: str) -> dict[int, Page]:
-        if doc_id not in self._pages:
-            self._pages[doc_id] = {p.number: p for p in self.registry.pages(doc_id)}
-        return self._pages[doc_id]
+        pages = self._pages.get(doc_id)
+        if pages is None:
+            pages = {p.number: p for p in self.registry.pages(doc_id)}
+            self._pages[doc_id] = pages
+        return pages
 
     def page_of(self, passage: Passage, offset: int) -> int:
         """Page number holding ``passage.text[offset]``."""

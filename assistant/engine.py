@@ -7,6 +7,7 @@ process, so a batch of questions or a chat session pays the model load once.
 from __future__ import annotations
 
 import re
+import threading
 import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
@@ -68,6 +69,8 @@ class Assistant:
         self.reranker = self._make_reranker(self.settings.reranker)
         self.extractive = ExtractiveAnswerer(self.sentence_vectors, self.term_weights)
         self._generators: dict[str, GenerativeAnswerer] = {}
+        self._generators_lock = threading.Lock()
+        self._data_version = self.store.registry.data_version()
 
     def _make_reranker(self, kind: str) -> Reranker:
         if kind == "none":
@@ -84,13 +87,26 @@ class Assistant:
     def refresh(self) -> None:
         """Drop what was cached about the index, after documents were added, replaced or deleted.
 
-        A long-running process (``clerk serve``) calls this when its own ingest or
-        delete finishes, so term weights, page text and sentence vectors never
-        describe documents that have changed.
+        A long-running process (``clerk serve``) calls this after a delete through
+        its own connection, so term weights and page text never describe
+        documents that have changed. Sentence vectors are kept: they are cached
+        by chunk id, and a chunk id changes with its text.
         """
         self.term_weights.reset()
         self.pages.clear()
-        self.sentence_vectors.clear()
+
+    def follow_index(self) -> None:
+        """Refresh if another connection committed since the last question.
+
+        Ingest commits one document at a time, from the web app's background
+        thread or from ``clerk ingest`` in another process; each commit is
+        noticed by the next question (a cheap ``PRAGMA data_version``), so term
+        weights count the new chunks and a replaced document's pages are reloaded.
+        """
+        version = self.store.registry.data_version()
+        if version != self._data_version:
+            self._data_version = version
+            self.refresh()
 
     # --- understanding and retrieval ------------------------------------------------------
     def directory(self, include_restricted: bool = False) -> CouncilDirectory:
@@ -117,6 +133,7 @@ class Assistant:
     ) -> Retrieval:
         """Candidates from both channels within ``filters``, reranked, best first (``k`` kept)."""
         t0 = time.perf_counter()
+        self.follow_index()
         filters = filters or Filters()
         query = self.analyse(question, history, filters.include_restricted)
         passages, vector = self.retriever.candidates(query.search_text, self.settings.candidates, filters, mode)
@@ -185,10 +202,11 @@ class Assistant:
                 if piece:
                     yield StreamEvent("delta", text=piece)
         else:
-            gen = self._generators.get(backend)
-            if gen is None:
-                gen = GenerativeAnswerer.from_settings(self.settings, backend, self.sentence_vectors)
-                self._generators[backend] = gen
+            with self._generators_lock:  # questions answered at once share one model per backend
+                gen = self._generators.get(backend)
+                if gen is None:
+                    gen = GenerativeAnswerer.from_settings(self.settings, backend, self.sentence_vectors)
+                    self._generators[backend] = gen
             answer = None
             for event in gen.stream(retrieval.query, top, CitationBuilder(self.pages)):
                 if event.kind == "final":

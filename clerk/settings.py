@@ -9,6 +9,7 @@ way), ``CLERK_*`` environment variables, then the defaults below.
 from __future__ import annotations
 
 import importlib.util
+import os
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
@@ -81,6 +82,12 @@ def parse_chroma_url(url: str) -> ChromaServer:
         raise ValueError(f"{text!r} has a query or fragment; give only scheme, host, port and path")
     ssl = parts.scheme == "https"
     return ChromaServer(host=parts.hostname, port=port or (443 if ssl else 80), ssl=ssl, path=parts.path.rstrip("/"))
+def usable_cpus() -> int:
+    """CPU cores this process may run on (a container's or taskset's limit, not the host's count)."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # not on Linux
+        return max(1, os.cpu_count() or 1)
 
 
 class Settings(BaseSettings):
@@ -193,11 +200,23 @@ class Settings(BaseSettings):
         if self.chroma_host:
             return ChromaServer(host=self.chroma_host, port=self.chroma_port)
         return None
+    # --- web app -------------------------------------------------------------------
+    ask_concurrency: int = Field(
+        0,
+        ge=0,
+        description="Questions the web app answers at the same time; more wait their turn in Gradio's queue. "
+        "0 = one per CPU core available to clerk (answering is CPU-bound: see docs/BENCHMARKS.md).",
+    )
 
     @cached_property
     def embed_model_path(self) -> str:
         """The model to load: the configured one, else the packaged MiniLM."""
         return self.embed_model or packaged_minilm_path()
+
+    @property
+    def ask_workers(self) -> int:
+        """How many questions ``clerk serve`` answers at once: ``ask_concurrency``, or the usable cores."""
+        return self.ask_concurrency or usable_cpus()
 
     @property
     def chroma_dir(self) -> Path:

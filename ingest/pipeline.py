@@ -99,12 +99,24 @@ class _Plan:
 
 
 class Ingester:
-    """Runs ingest runs against one index. The embedding model is loaded once, on first need."""
+    """Runs ingest runs against one index. The embedding model is loaded once, on first need.
 
-    def __init__(self, settings: Settings, store: Store | None = None, embedder: Embedder | None = None) -> None:
+    ``group_chunks``: how many chunks (of several documents) are embedded in one pass before
+    those documents are committed (default ``Settings.embed_group_chunks``). Large groups keep batches full for a bulk run; the web app
+    uses small ones so each added document becomes searchable soon after it is read.
+    """
+
+    def __init__(
+        self,
+        settings: Settings,
+        store: Store | None = None,
+        embedder: Embedder | None = None,
+        group_chunks: int | None = None,
+    ) -> None:
         self.settings = settings
         self.store = store or Store(settings)
         self._embedder = embedder
+        self.group_chunks = max(1, group_chunks or settings.embed_group_chunks)
         if embedder is not None:
             self.store.bind_model(_model_name(settings), embedder.dimension)
 
@@ -145,7 +157,7 @@ class Ingester:
             group.append((outcome, rec))
             grouped += len(outcome.nodes)
             progress.chunks_planned(len(outcome.nodes))
-            if grouped >= self.settings.embed_group_chunks:
+            if grouped >= self.group_chunks:
                 self._embed_and_commit(group, report, progress)
                 group, grouped = [], 0
         self._embed_and_commit(group, report, progress)

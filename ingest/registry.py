@@ -126,13 +126,26 @@ class DocumentRecord:
         return text + (" (restricted)" if self.restricted == "restricted" else f" (restricted: {self.restricted})")
 
 
+#: Seconds a write waits for another writer's transaction (``clerk ingest`` beside ``clerk serve``) before
+#: "database is locked". A big document's swap, under load, can hold the write lock longer than sqlite3's 5 s.
+BUSY_TIMEOUT_S = 60.0
+
+
 class Registry:
-    """Typed access to the registry database. One instance per process."""
+    """Typed access to the registry database.
+
+    One connection, which may be shared by threads (the web app answers several
+    questions at once through one assistant): the sqlite3 module is built
+    serialized (``sqlite3.threadsafety == 3``), and WAL mode lets readers go on
+    while another connection writes, each statement seeing only committed
+    transactions. Writers in other threads or processes use their own
+    :class:`Registry` (see ``ui.library``).
+    """
 
     def __init__(self, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         self.path = path
-        self.conn = sqlite3.connect(str(path), isolation_level=None, check_same_thread=False)
+        self.conn = sqlite3.connect(str(path), isolation_level=None, check_same_thread=False, timeout=BUSY_TIMEOUT_S)
         self.conn.row_factory = sqlite3.Row
         self.conn.execute("PRAGMA journal_mode=WAL")
         self.conn.execute("PRAGMA synchronous=NORMAL")
@@ -161,6 +174,10 @@ class Registry:
             self.conn.execute("ROLLBACK")
             raise
         self.conn.execute("COMMIT")
+
+    def data_version(self) -> int:
+        """A number that changes whenever another connection (thread or process) commits to the registry."""
+        return int(self.conn.execute("PRAGMA data_version").fetchone()[0])
 
     # --- meta ------------------------------------------------------------------
     def get_meta(self, key: str) -> str | None:

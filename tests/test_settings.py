@@ -111,3 +111,15 @@ def test_chroma_token_is_kept_out_of_reprs(monkeypatch):
     assert "s3cret-token" not in repr(settings) and "s3cret-token" not in str(settings.model_dump())
     with pytest.raises(ValidationError, match="chroma_token_header"):
         Settings(chroma_token_header="X-Api-Key")
+
+
+def test_the_web_app_answers_one_question_per_usable_core_unless_told(monkeypatch):
+    import os
+
+    monkeypatch.delenv("CLERK_ASK_CONCURRENCY", raising=False)
+    assert Settings().ask_workers == len(os.sched_getaffinity(0))
+    monkeypatch.setenv("CLERK_ASK_CONCURRENCY", "5")
+    assert Settings().ask_workers == 5
+    monkeypatch.setenv("CLERK_ASK_CONCURRENCY", "-1")
+    with pytest.raises(ValidationError, match="ask_concurrency"):
+        Settings()

@@ -247,8 +247,11 @@ def build_blocks(assistant: Assistant, library: Library, accounts: Accounts) -> 
 
         inputs = [box, chat, turns, *scope_inputs]
         outputs = [chat, turns, sources, status, copy_md, box]
-        asked_by_enter = box.submit(respond, inputs, outputs)
-        asked_by_button = send.click(respond, inputs, outputs)
+        # Both ways of asking share one pool of ask_workers answering slots (Gradio's default is one at a
+        # time per event, which queues every visitor behind the one being answered).
+        ask_slots = {"concurrency_limit": assistant.settings.ask_workers, "concurrency_id": "ask"}
+        asked_by_enter = box.submit(respond, inputs, outputs, **ask_slots)
+        asked_by_button = send.click(respond, inputs, outputs, **ask_slots)
         stop.click(None, cancels=[asked_by_enter, asked_by_button])
 
         def judged(past: list[Turn], note: str, data: gr.LikeData) -> tuple[str, str]:

@@ -125,12 +125,15 @@ def _meta(council: str, doc_type: str, date: str, page: int, section: str) -> st
 
 
 def citation_card(turn: int, c: Citation, restricted: str | None = None) -> str:
-    """One source card; a restricted document says so, so an officer does not quote it in public by mistake."""
+    """One source card; a restricted document says so, so an officer does not quote it in public by mistake.
+
+    The card names the passage it quotes (``data-chunk``), so a card can be traced back to the index.
+    """
     badge = f"<div class='restricted'>Restricted: {esc(restricted)}</div>" if restricted else ""
     check = "<span class='verified' title='quote found again on this page'>✓ verified</span>" if c.verified else ""
     link = (f"<a class='open' href='{file_link(c.doc_id, c.source, c.page)}' target='_blank' rel='noopener'>"
             f"Open page {c.page}</a>") if c.doc_id else ""
-    return (f"<article class='src-card' id='src-{turn}-{c.n}' tabindex='-1'>"
+    return (f"<article class='src-card' id='src-{turn}-{c.n}' data-chunk='{esc(c.chunk_id or '')}' tabindex='-1'>"
             f"<header><span class='src-n'>{c.n}</span> <strong>{esc(c.title or c.source)}</strong></header>"
             f"{badge}{_meta(c.council, c.doc_type, c.date, c.page, c.section)}"
             f"<blockquote>{highlighted(c.text, c.quote)}</blockquote>"

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from ingest.pipeline import DUPLICATE, FAILED, INDEXED, PRUNED, UNCHANGED, Ingester
+from ingest.pipeline import DUPLICATE, FAILED, INDEXED, PRUNED, UNCHANGED, Ingester, Progress
 from ingest.store import Store
 from tests.helpers import copy_corpus_files, encrypted_copy, make_settings
 
@@ -244,3 +244,33 @@ def test_hostile_batch_is_reported_file_by_file_and_the_rest_indexed(tmp_path, c
     assert "46.9p" in ans.answer
     cited = [c for c in ans.citations if c.source.endswith("repeated.pdf")]
     assert cited and {c.page for c in cited} == {1}  # the first copy, the page a reader finds it on
+
+
+class _Events(Progress):
+    """The order in which a run parses (plans) and commits documents."""
+
+    def __init__(self) -> None:
+        self.events: list[str] = []
+
+    def chunks_planned(self, n: int) -> None:
+        self.events.append("parsed")
+
+    def file_done(self, result) -> None:
+        self.events.append(f"committed {Path(result.source).name}")
+
+
+@pytest.mark.parametrize(("group", "expected"), [
+    (1, ["parsed", "committed a.txt", "parsed", "committed b.txt"]),  # each document searchable on its own
+    (256, ["parsed", "parsed", "committed a.txt", "committed b.txt"]),  # a bulk run embeds both in one pass
+])
+def test_small_groups_commit_each_document_before_reading_the_next(tmp_path, embedder, group, expected):
+    docs = tmp_path / "docs"
+    copy_corpus_files(docs, ["nwldc/productivity-plan.txt", "nwldc/lga-case-study-council-wide-assurance.txt"])
+    (docs / "nwldc" / "productivity-plan.txt").rename(docs / "a.txt")
+    (docs / "nwldc" / "lga-case-study-council-wide-assurance.txt").rename(docs / "b.txt")
+    events = _Events()
+    report = Ingester(make_settings(tmp_path), embedder=embedder, group_chunks=group).run(
+        [docs / "a.txt", docs / "b.txt"], progress=events
+    )
+    assert report.count(INDEXED) == 2
+    assert events.events == expected
