@@ -88,6 +88,7 @@ class Assistant:
         describe documents that have changed.
         """
         self.term_weights.reset()
+        self.store.registry.term_scores.clear()
         self.pages.clear()
         self.sentence_vectors.clear()
 

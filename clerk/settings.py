@@ -77,6 +77,11 @@ class Settings(BaseSettings):
     # --- retrieval and answering ------------------------------------------------
     top_k: int = Field(5, description="Passages an answer may cite.")
     candidates: int = Field(40, description="Chunks each retrieval channel (BM25, dense) contributes before reranking.")
+    lexical_cache_postings: int = Field(
+        4_000_000,
+        description="Per-word BM25 scores kept in memory for the lexical search (16 bytes each); "
+        "least recently used words are dropped beyond this.",
+    )
     reranker: str = Field(
         "features",
         description="Second-stage reranker: 'features' (packaged, calibrated), 'none' (plain fusion), "

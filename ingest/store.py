@@ -45,7 +45,7 @@ class Store:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         settings.index.mkdir(parents=True, exist_ok=True)
-        self.registry = Registry(settings.registry_path)
+        self.registry = Registry(settings.registry_path, settings.lexical_cache_postings)
         self.client = _chroma_client(settings)
         # embedding_function=None: clerk supplies every vector itself; Chroma's
         # default function would try to download a model.
