@@ -67,6 +67,7 @@ class Assistant:
         self.reranker = self._make_reranker(self.settings.reranker)
         self.extractive = ExtractiveAnswerer(self.sentence_vectors, self.term_weights)
         self._generators: dict[str, GenerativeAnswerer] = {}
+        self._directory: tuple[tuple[int, int], CouncilDirectory] | None = None
 
     def _make_reranker(self, kind: str) -> Reranker:
         if kind == "none":
@@ -94,7 +95,12 @@ class Assistant:
 
     # --- understanding and retrieval ------------------------------------------------------
     def directory(self) -> CouncilDirectory:
-        return CouncilDirectory.build((d.council or "", d.title or "") for d in self.retriever.documents())
+        """The councils the index holds and their names, rebuilt only after the registry changed."""
+        version = self.store.registry.version()
+        if self._directory is None or self._directory[0] != version:
+            docs = self.retriever.documents()
+            self._directory = (version, CouncilDirectory.build((d.council or "", d.title or "") for d in docs))
+        return self._directory[1]
 
     def analyse(self, question: str, history: Sequence[str] = ()) -> Query:
         """The standalone, expanded query and the councils it names."""

@@ -32,11 +32,20 @@ class Retriever:
         self.embedder = embedder
         self.bm25_weight = bm25_weight
         self.dense_weight = dense_weight
+        self._documents: tuple[tuple[int, int], list[DocumentRecord]] | None = None
 
     # --- scope ---------------------------------------------------------------------
     def documents(self) -> list[DocumentRecord]:
-        """Documents whose chunks are searchable."""
-        return [d for d in self.store.registry.documents() if d.status in ("indexed", "stale") and d.chunks > 0]
+        """Documents whose chunks are searchable (read again only after the registry changed).
+
+        Every question needs them (councils named, filters); at thousands of
+        documents reading them each time costs more than the search itself.
+        """
+        version = self.store.registry.version()
+        if self._documents is None or self._documents[0] != version:
+            docs = [d for d in self.store.registry.documents() if d.status in ("indexed", "stale") and d.chunks > 0]
+            self._documents = (version, docs)
+        return list(self._documents[1])
 
     def scope(self, filters: Filters) -> list[str] | None:
         """Document ids a question may draw on, or None when every document may be used.

@@ -132,6 +132,12 @@ class DocumentRecord:
         return f"{self.status} of {self.duplicate_of}" if self.duplicate_of else self.status
 
 
+def data_version(conn: sqlite3.Connection) -> tuple[int, int]:
+    """Changes when the database changes: ``PRAGMA data_version`` counts other connections' commits, and
+    ``total_changes`` this connection's own writes. Caches of anything derived from the index key on it."""
+    return conn.execute("PRAGMA data_version").fetchone()[0], conn.total_changes
+
+
 class TermScores:
     """Each query word's BM25 contribution to every chunk holding it, from FTS5, kept per index version.
 
@@ -167,7 +173,7 @@ class TermScores:
     def lists(self, phrases: list[str]) -> list[tuple[np.ndarray, np.ndarray]]:
         """``(row ids, scores)`` of each FTS5 phrase, higher scores better."""
         with self.lock:
-            version = (self.conn.execute("PRAGMA data_version").fetchone()[0], self.conn.total_changes)
+            version = data_version(self.conn)
             if version != self._version:
                 self._lists.clear()
                 self._held = 0
@@ -211,6 +217,10 @@ class Registry:
 
     def close(self) -> None:
         self.conn.close()
+
+    def version(self) -> tuple[int, int]:
+        """See :func:`data_version`: equal values mean nothing in the registry changed in between."""
+        return data_version(self.conn)
 
     @contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:
