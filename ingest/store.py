@@ -23,6 +23,12 @@ from ingest.types import Page
 
 log = logging.getLogger(__name__)
 _CHROMA_BATCH = 1000
+#: What Chroma keeps beside each vector: the field the dense search filters on, and the chunk's place.
+#: Text and provenance live in the registry only. Sent to Chroma too, the text was stored a second
+#: time and indexed by Chroma's own trigram full-text index, which nothing queries, and every
+#: provenance field was stored again as metadata: Chroma's folder was 3.6 times larger (79.5 against
+#: 22.2 MiB at 10k chunks) and each write slower (see docs/BENCHMARKS.md, scale).
+CHROMA_METADATA = ("doc_id", "ordinal")
 
 
 class IndexMismatch(RuntimeError):
@@ -86,8 +92,7 @@ class Store:
             self.collection.upsert(
                 ids=new_ids[lo : lo + _CHROMA_BATCH],
                 embeddings=vectors[lo : lo + _CHROMA_BATCH],
-                documents=[n.text for n in part],
-                metadatas=[dict(n.metadata) for n in part],
+                metadatas=[{k: n.metadata[k] for k in CHROMA_METADATA} for n in part],
             )
         self.registry.replace_content(rec, pages, nodes, tokens)
         self._delete_vectors(old_ids - set(new_ids))
