@@ -22,9 +22,10 @@ from assistant.refusal import refusal_features
 from assistant.rerank import CrossEncoderReranker, FeatureReranker, FusionOnly, Reranker, TermWeights
 from assistant.retrieve import Retriever
 from assistant.sentvec import SentenceVectors
+from assistant.text import stem
 from assistant.types import Answer, Filters, Passage, StreamEvent
 from clerk.settings import Settings, get_settings
-from ingest.embed import Embedder
+from ingest.embed import Embedder, LazyEmbedder
 from ingest.store import Store
 
 NOT_COVERED = "The indexed documents do not answer this."
@@ -49,12 +50,13 @@ class Assistant:
         self,
         settings: Settings | None = None,
         store: Store | None = None,
-        embedder: Embedder | None = None,
+        embedder: Embedder | LazyEmbedder | None = None,
         calibration: Calibration | None = None,
     ) -> None:
         self.settings = settings or get_settings()
         self.store = store or Store(self.settings)
-        self.embedder = embedder or Embedder(
+        # Loaded on first use (or ahead, on a thread, by ``clerk serve``), so opening an Assistant is quick.
+        self.embedder: Embedder | LazyEmbedder = embedder or LazyEmbedder(
             self.settings.embed_model_path, self.settings.embed_batch_size, self.settings.embed_threads
         )
         self.calibration = calibration or load_calibration()
@@ -80,6 +82,14 @@ class Assistant:
 
     def close(self) -> None:
         self.store.close()
+
+    def warm_up(self) -> None:
+        """Load the model and read the index once, so the first question does not pay for either.
+
+        ``clerk serve`` runs this on a thread once its page is being served.
+        """
+        self.retrieve("council meeting minutes")
+        stem("council")
 
     def refresh(self) -> None:
         """Drop what was cached about the index, after documents were added, replaced or deleted.

@@ -17,7 +17,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from assistant.types import Filters, Passage
-from ingest.embed import Embedder
+from ingest.embed import Embedder, LazyEmbedder
 from ingest.registry import DocumentRecord
 from ingest.store import Store
 
@@ -27,7 +27,7 @@ RRF_K = 60
 class Retriever:
     """Hybrid candidate generation over one index."""
 
-    def __init__(self, store: Store, embedder: Embedder, bm25_weight: float = 1.0, dense_weight: float = 1.0) -> None:
+    def __init__(self, store: Store, embedder: Embedder | LazyEmbedder, bm25_weight: float = 1.0, dense_weight: float = 1.0) -> None:
         self.store = store
         self.embedder = embedder
         self.bm25_weight = bm25_weight

@@ -29,11 +29,14 @@ from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
-from llama_index.core.schema import TextNode
 
 from ingest.types import Page
+
+if TYPE_CHECKING:  # llama-index takes a second to import; the registry only passes nodes through
+    from llama_index.core.schema import TextNode
 
 SCHEMA_VERSION = 1
 

@@ -289,13 +289,36 @@ def build_app(settings: Settings) -> FastAPI:
         media = mimetypes.guess_type(path.name)[0] or "application/octet-stream"
         return FileResponse(path, media_type=media, filename=path.name, content_disposition_type="inline")
 
+    app.state.assistant = assistant
     blocks = build_blocks(assistant, Library(assistant))
     return gr.mount_gradio_app(app, blocks, path="/", theme=THEME, css=CSS, head=PAGE_SCRIPT, footer_links=[])
 
 
 def serve(settings: Settings, host: str = "127.0.0.1", port: int = 7860) -> None:
+    """Serve the app; say it is ready once it is listening, then load the model while the page is read.
+
+    The embedding model (torch, sentence-transformers and the weights) is most of
+    the start-up time and no page needs it, so it loads on a thread after the
+    server answers; a question asked before it is loaded waits for it.
+    """
+    import threading
+    import time
+
     import uvicorn
 
+    started = time.perf_counter()
     app = build_app(settings)
-    print(f"clerk is ready: http://{host}:{port}/", flush=True)
-    uvicorn.run(app, host=host, port=port, log_level="warning")
+    assistant: Assistant = app.state.assistant
+
+    def warm_up() -> None:
+        assistant.warm_up()
+        print(f"clerk: model loaded, answering at full speed ({time.perf_counter() - started:.1f} s)", flush=True)
+
+    class Server(uvicorn.Server):
+        async def startup(self, sockets=None) -> None:  # noqa: ANN001 (uvicorn's signature)
+            await super().startup(sockets=sockets)
+            if self.started:
+                print(f"clerk is ready: http://{host}:{port}/", flush=True)
+                threading.Thread(target=warm_up, name="clerk-warm-up", daemon=True).start()
+
+    Server(uvicorn.Config(app, host=host, port=port, log_level="warning")).run()
