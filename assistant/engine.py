@@ -56,8 +56,9 @@ class Assistant:
         self.settings = settings or get_settings()
         self.store = store or Store(self.settings)
         # Loaded on first use (or ahead, on a thread, by ``clerk serve``), so opening an Assistant is quick.
+        s = self.settings
         self.embedder: Embedder | LazyEmbedder = embedder or LazyEmbedder(
-            self.settings.embed_model_path, self.settings.embed_batch_size, self.settings.embed_threads
+            s.embed_model_path, s.embed_batch_size, s.embed_threads, s.answer_wait_policy
         )
         self.calibration = calibration or load_calibration()
         self.retriever = Retriever(

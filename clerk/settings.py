@@ -11,6 +11,7 @@ from __future__ import annotations
 import importlib.util
 from functools import cached_property
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -57,6 +58,13 @@ class Settings(BaseSettings):
     )
     embed_batch_size: int = 32
     embed_threads: int = Field(0, description="Torch threads for embedding; 0 = all cores.")
+    answer_wait_policy: Literal["passive", "active", ""] = Field(
+        "passive",
+        description="OpenMP wait policy of the model's threads in processes that answer questions (serve, ask, "
+        "eval): 'passive' threads sleep between operations, so latency stays steady when the cores are busy "
+        "(other programs, or an upload being embedded in the same process); 'active' spins, a little faster on "
+        "idle cores and many times slower on busy ones; '' = the library default. `clerk ingest` keeps the default.",
+    )
 
     # --- chunking ------------------------------------------------------------
     chunk_tokens: int = Field(

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import sys
 import threading
 from collections.abc import Callable, Sequence
 
@@ -24,7 +25,10 @@ os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
 class Embedder:
     """Encodes texts into L2-normalised vectors (cosine similarity = dot product)."""
 
-    def __init__(self, model_path: str, batch_size: int = 16, threads: int = 0) -> None:
+    def __init__(self, model_path: str, batch_size: int = 16, threads: int = 0, wait_policy: str = "") -> None:
+        if wait_policy and "torch" not in sys.modules:
+            # Read once, when torch's OpenMP runtime loads; a value already in the environment wins.
+            os.environ.setdefault("OMP_WAIT_POLICY", wait_policy.upper())
         import torch
         from sentence_transformers import SentenceTransformer
         from transformers.utils import logging as hf_logging
@@ -77,10 +81,11 @@ class LazyEmbedder:
     before it is loaded waits for it; a failed load is raised to that caller.
     """
 
-    def __init__(self, model_path: str, batch_size: int = 16, threads: int = 0) -> None:
+    def __init__(self, model_path: str, batch_size: int = 16, threads: int = 0, wait_policy: str = "") -> None:
         self.model_path = model_path
         self.batch_size = batch_size
         self.threads = threads
+        self.wait_policy = wait_policy
         self._model: Embedder | None = None
         self._lock = threading.Lock()
 
@@ -92,7 +97,7 @@ class LazyEmbedder:
         """The loaded embedder (loading it now if no one has)."""
         with self._lock:
             if self._model is None:
-                self._model = Embedder(self.model_path, self.batch_size, self.threads)
+                self._model = Embedder(self.model_path, self.batch_size, self.threads, self.wait_policy)
             return self._model
 
     def start(self) -> threading.Thread:
