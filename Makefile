@@ -6,7 +6,7 @@ PYTHON ?= python3
 export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 
-.PHONY: setup system-deps index run test eval bench lint clean
+.PHONY: setup system-deps index run test eval bench bench-scale lint clean
 
 setup: $(VENV)/.installed system-deps
 
@@ -57,6 +57,11 @@ bench: setup
 	$(CLERK) ingest --quiet
 	$(PY) benchmarks/answer.py
 	$(PY) benchmarks/concurrency.py
+
+# 1k, 10k and 100k chunks of synthetic documents made of the corpus's own sentences: ingest, disk,
+# memory, latency, serve start-up (docs/BENCHMARKS.md). About an hour on 2 cores, 1.5 GB in .cache/bench/.
+bench-scale: setup
+	$(PY) benchmarks/scale.py
 
 lint: setup
 	$(VENV)/bin/ruff check .

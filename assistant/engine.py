@@ -23,10 +23,11 @@ from assistant.refusal import refusal_features
 from assistant.rerank import CrossEncoderReranker, FeatureReranker, FusionOnly, Reranker, TermWeights
 from assistant.retrieve import Retriever
 from assistant.sentvec import SentenceVectors
+from assistant.text import stem
 from assistant.types import Answer, Filters, Passage, StreamEvent
 from assistant.verify import MARKER
 from clerk.settings import Settings, get_settings
-from ingest.embed import Embedder
+from ingest.embed import Embedder, LazyEmbedder
 from ingest.store import Store
 
 NOT_COVERED = "The indexed documents do not answer this."
@@ -51,13 +52,15 @@ class Assistant:
         self,
         settings: Settings | None = None,
         store: Store | None = None,
-        embedder: Embedder | None = None,
+        embedder: Embedder | LazyEmbedder | None = None,
         calibration: Calibration | None = None,
     ) -> None:
         self.settings = settings or get_settings()
         self.store = store or Store(self.settings)
-        self.embedder = embedder or Embedder(
-            self.settings.embed_model_path, self.settings.embed_batch_size, self.settings.embed_threads
+        # Loaded on first use (or ahead, on a thread, by ``clerk serve``), so opening an Assistant is quick.
+        s = self.settings
+        self.embedder: Embedder | LazyEmbedder = embedder or LazyEmbedder(
+            s.embed_model_path, s.embed_batch_size, s.embed_threads, s.answer_wait_policy
         )
         self.calibration = calibration or load_calibration()
         self.retriever = Retriever(
@@ -71,6 +74,7 @@ class Assistant:
         self._generators: dict[str, GenerativeAnswerer] = {}
         self._generators_lock = threading.Lock()
         self._data_version = self.store.registry.data_version()
+        self._directories: dict[bool, tuple[tuple[int, int], CouncilDirectory]] = {}
 
     def _make_reranker(self, kind: str) -> Reranker:
         if kind == "none":
@@ -84,6 +88,14 @@ class Assistant:
     def close(self) -> None:
         self.store.close()
 
+    def warm_up(self) -> None:
+        """Load the model and read the index once, so the first question does not pay for either.
+
+        ``clerk serve`` runs this on a thread once its page is being served.
+        """
+        self.retrieve("council meeting minutes")
+        stem("council")
+
     def refresh(self) -> None:
         """Drop what was cached about the index, after documents were added, replaced or deleted.
 
@@ -93,6 +105,7 @@ class Assistant:
         by chunk id, and a chunk id changes with its text.
         """
         self.term_weights.reset()
+        self.store.registry.term_scores.clear()
         self.pages.clear()
 
     def follow_index(self) -> None:
@@ -110,9 +123,14 @@ class Assistant:
 
     # --- understanding and retrieval ------------------------------------------------------
     def directory(self, include_restricted: bool = False) -> CouncilDirectory:
-        """Councils as the documents a viewer may see name them."""
-        docs = self.retriever.documents(include_restricted)
-        return CouncilDirectory.build((d.council or "", d.title or "") for d in docs)
+        """Councils as the documents a viewer may see name them, rebuilt only after the registry changed."""
+        version = self.store.registry.version()
+        cached = self._directories.get(include_restricted)
+        if cached is None or cached[0] != version:
+            docs = self.retriever.documents(include_restricted)
+            cached = (version, CouncilDirectory.build((d.council or "", d.title or "") for d in docs))
+            self._directories[include_restricted] = cached
+        return cached[1]
 
     def analyse(self, question: str, history: Sequence[str] = (), include_restricted: bool = False) -> Query:
         """The standalone, expanded query and the councils it names."""

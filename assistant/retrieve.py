@@ -17,7 +17,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from assistant.types import Filters, Passage
-from ingest.embed import Embedder
+from ingest.embed import Embedder, LazyEmbedder
 from ingest.registry import DocumentRecord
 from ingest.store import Store
 
@@ -27,19 +27,29 @@ RRF_K = 60
 class Retriever:
     """Hybrid candidate generation over one index."""
 
-    def __init__(self, store: Store, embedder: Embedder, bm25_weight: float = 1.0, dense_weight: float = 1.0) -> None:
+    def __init__(self, store: Store, embedder: Embedder | LazyEmbedder, bm25_weight: float = 1.0, dense_weight: float = 1.0) -> None:
         self.store = store
         self.embedder = embedder
         self.bm25_weight = bm25_weight
         self.dense_weight = dense_weight
+        self._documents: tuple[tuple[int, int], list[DocumentRecord]] | None = None
 
     # --- scope ---------------------------------------------------------------------
+    def _searchable(self) -> list[DocumentRecord]:
+        """Documents whose chunks are searchable, restricted or not (read again only after the registry changed).
+
+        Every question needs them (councils named, filters, access); at thousands
+        of documents reading them each time costs more than the search itself.
+        """
+        version = self.store.registry.version()
+        if self._documents is None or self._documents[0] != version:
+            docs = [d for d in self.store.registry.documents() if d.status in ("indexed", "stale") and d.chunks > 0]
+            self._documents = (version, docs)
+        return self._documents[1]
+
     def documents(self, include_restricted: bool = False) -> list[DocumentRecord]:
         """Documents whose chunks are searchable (restricted ones only when asked for)."""
-        return [
-            d for d in self.store.registry.documents()
-            if d.status in ("indexed", "stale") and d.chunks > 0 and (include_restricted or not d.restricted)
-        ]
+        return [d for d in self._searchable() if include_restricted or not d.restricted]
 
     def scope(self, filters: Filters) -> list[str] | None:
         """Document ids a question may draw on, or None when every document may be used.
@@ -52,9 +62,7 @@ class Retriever:
         """
         docs = self.documents(filters.include_restricted)
         if filters.is_empty():
-            hidden = not filters.include_restricted and any(
-                d.restricted for d in self.store.registry.documents()
-            )
+            hidden = not filters.include_restricted and any(d.restricted for d in self._searchable())
             return [d.doc_id for d in docs] if hidden else None
         if filters.councils:
             wanted = {c.lower() for c in filters.councils}

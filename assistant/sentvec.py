@@ -22,7 +22,7 @@ import numpy as np
 
 from assistant.text import sentences
 from assistant.types import Passage
-from ingest.embed import Embedder
+from ingest.embed import Embedder, LazyEmbedder
 
 Entry = tuple[list[tuple[int, int]], np.ndarray]
 
@@ -30,7 +30,7 @@ Entry = tuple[list[tuple[int, int]], np.ndarray]
 class SentenceVectors:
     """``(spans, vectors)`` per chunk id, least recently used evicted past ``capacity`` chunks."""
 
-    def __init__(self, embedder: Embedder, capacity: int = 4000) -> None:
+    def __init__(self, embedder: Embedder | LazyEmbedder, capacity: int = 4000) -> None:
         self.embedder = embedder
         self.capacity = capacity
         self._cache: OrderedDict[str, Entry] = OrderedDict()

@@ -11,8 +11,6 @@ from __future__ import annotations
 import re
 from functools import lru_cache
 
-from nltk.stem import PorterStemmer
-
 from ingest.registry import STOPWORDS
 from ingest.structure import sentence_spans
 
@@ -20,14 +18,21 @@ _LINE = re.compile(r"[^\n]+")
 _TERM = re.compile(r"[A-Za-z0-9£$%][A-Za-z0-9£$%'.,/-]*[A-Za-z0-9%]|[A-Za-z0-9]")
 #: Figures a reader checks: money, percentages, years, clause numbers, counts.
 _NUMBER = re.compile(r"£?\d[\d,]*(?:\.\d+)*(?:\s?(?:%|m|bn|k|million|billion|per cent))?", re.I)
-_STEMMER = PorterStemmer()
 #: Words common to nearly every council document carry no evidence on their own.
 _WEAK = frozenset("council councils document documents report say says said tell please".split())
 
 
+@lru_cache(maxsize=1)
+def _stemmer():  # noqa: ANN202
+    """NLTK's Porter stemmer, imported on first use: importing nltk takes seconds (it pulls in scipy)."""
+    from nltk.stem import PorterStemmer
+
+    return PorterStemmer()
+
+
 @lru_cache(maxsize=65536)
 def stem(word: str) -> str:
-    return _STEMMER.stem(word.lower())
+    return _stemmer().stem(word.lower())
 
 
 def terms(text: str) -> list[str]:

@@ -22,7 +22,7 @@ from assistant.safety import is_instruction_like
 from assistant.sentvec import SentenceVectors
 from assistant.text import numbers, terms
 from assistant.types import Passage
-from ingest.embed import Embedder
+from ingest.embed import Embedder, LazyEmbedder
 
 MARKER = re.compile(r"\s*\[(\d+(?:\s*[,;]\s*\d+)*)\]")
 #: A sentence is supported when this share of its content words is in the passage sentence (and neighbours) ...
@@ -43,7 +43,7 @@ class Checked:
 class ClaimChecker:
     """Checks generated sentences against one question's passages."""
 
-    def __init__(self, passages: list[Passage], sentence_vectors: SentenceVectors, embedder: Embedder) -> None:
+    def __init__(self, passages: list[Passage], sentence_vectors: SentenceVectors, embedder: Embedder | LazyEmbedder) -> None:
         self.passages = passages
         self.embedder = embedder
         self.sentences = sentence_vectors.get(passages)

@@ -137,6 +137,13 @@ class Settings(BaseSettings):
         description="Chunks embedded together before their documents are committed: more keeps batches full, "
         "fewer makes each document searchable (and safe from an interruption) sooner.",
     )
+    answer_wait_policy: Literal["passive", "active", ""] = Field(
+        "passive",
+        description="OpenMP wait policy of the model's threads in processes that answer questions (serve, ask, "
+        "eval): 'passive' threads sleep between operations, so latency stays steady when the cores are busy "
+        "(other programs, or an upload being embedded in the same process); 'active' spins, a little faster on "
+        "idle cores and many times slower on busy ones; '' = the library default. `clerk ingest` keeps the default.",
+    )
 
     # --- chunking ------------------------------------------------------------
     chunk_tokens: int = Field(
@@ -160,6 +167,11 @@ class Settings(BaseSettings):
     # --- retrieval and answering ------------------------------------------------
     top_k: int = Field(5, description="Passages an answer may cite.")
     candidates: int = Field(40, description="Chunks each retrieval channel (BM25, dense) contributes before reranking.")
+    lexical_cache_postings: int = Field(
+        4_000_000,
+        description="Per-word BM25 scores kept in memory for the lexical search (16 bytes each); "
+        "least recently used words are dropped beyond this.",
+    )
     reranker: str = Field(
         "features",
         description="Second-stage reranker: 'features' (packaged, calibrated), 'none' (plain fusion), "

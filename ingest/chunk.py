@@ -24,12 +24,14 @@ import hashlib
 import re
 from bisect import bisect_right
 from dataclasses import dataclass
-
-from llama_index.core.schema import TextNode
+from typing import TYPE_CHECKING
 
 from ingest.structure import Heading, Outline, classify_heading, sentence_spans
 from ingest.tokens import TokenCounter
 from ingest.types import LoadedDocument
+
+if TYPE_CHECKING:
+    from llama_index.core.schema import TextNode
 
 PAGE_SEPARATOR = "\n\n"
 _LINE = re.compile(r"[^\n]+")
@@ -226,6 +228,8 @@ class Chunker:
         section: str,
         page_starts: list[int],
     ) -> TextNode:
+        # Imported here, not at the top: a process that only searches (clerk serve, clerk ask) saves a second.
+        from llama_index.core.schema import TextNode
         first = bisect_right(page_starts, start) - 1
         last = bisect_right(page_starts, max(start, end - 1)) - 1
         digest = hashlib.sha1(chunk_text.encode("utf-8")).hexdigest()[:8]

@@ -7,7 +7,10 @@ reach a model hub.
 
 from __future__ import annotations
 
+import contextlib
 import os
+import sys
+import threading
 from collections.abc import Callable, Sequence
 
 import numpy as np
@@ -22,7 +25,10 @@ os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
 class Embedder:
     """Encodes texts into L2-normalised vectors (cosine similarity = dot product)."""
 
-    def __init__(self, model_path: str, batch_size: int = 16, threads: int = 0) -> None:
+    def __init__(self, model_path: str, batch_size: int = 16, threads: int = 0, wait_policy: str = "") -> None:
+        if wait_policy and "torch" not in sys.modules:
+            # Read once, when torch's OpenMP runtime loads; a value already in the environment wins.
+            os.environ.setdefault("OMP_WAIT_POLICY", wait_policy.upper())
         import torch
         from sentence_transformers import SentenceTransformer
         from transformers.utils import logging as hf_logging
@@ -64,3 +70,57 @@ class Embedder:
 
     def embed_query(self, text: str) -> np.ndarray:
         return self.embed([text])[0]
+
+
+class LazyEmbedder:
+    """An :class:`Embedder` whose model is loaded on first use, or ahead of it on a thread (:meth:`start`).
+
+    Importing torch and sentence-transformers and loading the weights is most
+    of a server's start-up time; behind this, ``clerk serve`` answers its page
+    first and loads the model while a person reads it. Whoever needs the model
+    before it is loaded waits for it; a failed load is raised to that caller.
+    """
+
+    def __init__(self, model_path: str, batch_size: int = 16, threads: int = 0, wait_policy: str = "") -> None:
+        self.model_path = model_path
+        self.batch_size = batch_size
+        self.threads = threads
+        self.wait_policy = wait_policy
+        self._model: Embedder | None = None
+        self._lock = threading.Lock()
+
+    @property
+    def loaded(self) -> bool:
+        return self._model is not None
+
+    def get(self) -> Embedder:
+        """The loaded embedder (loading it now if no one has)."""
+        with self._lock:
+            if self._model is None:
+                self._model = Embedder(self.model_path, self.batch_size, self.threads, self.wait_policy)
+            return self._model
+
+    def start(self) -> threading.Thread:
+        """Load the model on a background thread; errors are left for :meth:`get` to raise."""
+
+        def load() -> None:
+            with contextlib.suppress(Exception):  # the caller that needs the model gets the error
+                self.get()
+
+        thread = threading.Thread(target=load, name="clerk-model-load", daemon=True)
+        thread.start()
+        return thread
+
+    @property
+    def dimension(self) -> int:
+        return self.get().dimension
+
+    @property
+    def window(self) -> int:
+        return self.get().window
+
+    def embed(self, texts: Sequence[str], progress: Callable[[int], None] | None = None) -> np.ndarray:
+        return self.get().embed(texts, progress)
+
+    def embed_query(self, text: str) -> np.ndarray:
+        return self.get().embed_query(text)

@@ -15,8 +15,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-
-from llama_index.core.schema import TextNode
+from typing import TYPE_CHECKING
 
 from clerk.settings import Settings
 from ingest.chunk import MIN_REPEAT_WORDS, Chunker, ChunkingConfig, embedding_text
@@ -25,6 +24,9 @@ from ingest.loaders import load_pages
 from ingest.metadata import ManifestIndex, resolve_metadata
 from ingest.tokens import token_counter
 from ingest.types import IngestError, LoadedDocument, Page, page_ranges
+
+if TYPE_CHECKING:
+    from llama_index.core.schema import TextNode
 
 
 @dataclass

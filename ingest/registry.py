@@ -7,6 +7,14 @@ and an FTS5 full-text index over the chunks, which is the BM25 lexical index
 the hybrid retriever uses. Keeping the lexical index in the same SQLite
 database means a document's chunks and its lexical entries change in one
 transaction: they cannot drift apart.
+
+Searching it goes through :class:`TermScores`: FTS5's BM25 of a question is the
+sum of each of its words' own BM25 contributions, so each word's contributions
+are computed by FTS5 once and the sum is taken in memory. An OR query over a
+whole question makes FTS5 score every chunk holding any of its words (with
+"council" in most questions, nearly every chunk), which at 100,000 chunks takes
+about a second; summing cached per-word scores takes about a millisecond and
+ranks exactly as FTS5 does.
 """
 
 from __future__ import annotations
@@ -14,15 +22,21 @@ from __future__ import annotations
 import json
 import re
 import sqlite3
+import threading
 import time
+from collections import OrderedDict
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from llama_index.core.schema import TextNode
+import numpy as np
 
 from ingest.types import Page
+
+if TYPE_CHECKING:  # llama-index takes a second to import; the registry only passes nodes through
+    from llama_index.core.schema import TextNode
 
 SCHEMA_VERSION = 1
 
@@ -78,6 +92,8 @@ _CHUNK_COLUMNS = (
     "page_start", "page_end", "char_start", "char_end", "tokens",
 )
 _FTS_TERM = re.compile(r"\w+", re.UNICODE)
+#: Column weights of BM25 (text, section, title).
+BM25_WEIGHTS = "1.0, 0.5, 0.3"
 # Question words that carry no evidence: OR-ing them in lets them outweigh the one term that matters.
 STOPWORDS = frozenset(
     """a an and are as at be been by can could did do does for from had has have how i in is it its me my of on or
@@ -131,6 +147,73 @@ class DocumentRecord:
 BUSY_TIMEOUT_S = 60.0
 
 
+def data_version(conn: sqlite3.Connection) -> tuple[int, int]:
+    """Changes when the database changes: ``PRAGMA data_version`` counts other connections' commits, and
+    ``total_changes`` this connection's own writes. Caches of anything derived from the index key on it."""
+    return conn.execute("PRAGMA data_version").fetchone()[0], conn.total_changes
+
+
+class TermScores:
+    """Each query word's BM25 contribution to every chunk holding it, from FTS5, kept per index version.
+
+    FTS5's ``bm25()`` adds up one term per phrase of the query (IDF times the
+    saturated, column-weighted frequency in that row), so the score of a chunk
+    for an OR of words is exactly the sum of the single-word scores. A word's
+    list (row ids and scores) is fetched from FTS5 the first time it is asked
+    for; a question's ranking is then a sum over a few cached arrays. Lists are
+    evicted least recently used beyond ``budget`` postings (16 bytes each), and
+    all of them are dropped when the database changes (this connection's writes,
+    or another connection's commits, which ``PRAGMA data_version`` reports), since
+    every IDF and the average length change with any document.
+    """
+
+    def __init__(self, conn: sqlite3.Connection, budget: int = 4_000_000) -> None:
+        self.conn = conn
+        self.budget = budget
+        self.lock = threading.Lock()
+        self._lists: OrderedDict[str, tuple[np.ndarray, np.ndarray]] = OrderedDict()
+        self._held = 0
+        self._version: tuple[int, int] | None = None
+
+    def clear(self) -> None:
+        with self.lock:
+            self._lists.clear()
+            self._held = 0
+
+    @property
+    def postings(self) -> int:
+        """Postings held in memory now."""
+        return self._held
+
+    def lists(self, phrases: list[str]) -> list[tuple[np.ndarray, np.ndarray]]:
+        """``(row ids, scores)`` of each FTS5 phrase, higher scores better."""
+        with self.lock:
+            version = data_version(self.conn)
+            if version != self._version:
+                self._lists.clear()
+                self._held = 0
+                self._version = version
+            out = [self._list(p) for p in phrases]
+            while self._held > self.budget and len(self._lists) > 1:
+                _, (ids, _) = self._lists.popitem(last=False)
+                self._held -= len(ids)
+            return out
+
+    def _list(self, phrase: str) -> tuple[np.ndarray, np.ndarray]:
+        hit = self._lists.get(phrase)
+        if hit is not None:
+            self._lists.move_to_end(phrase)
+            return hit
+        rows = self.conn.execute(
+            f"SELECT rowid, -bm25(chunks_fts, {BM25_WEIGHTS}) FROM chunks_fts WHERE chunks_fts MATCH ?", (phrase,)
+        ).fetchall()
+        ids = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
+        scores = np.fromiter((r[1] for r in rows), dtype=np.float64, count=len(rows))
+        self._lists[phrase] = (ids, scores)
+        self._held += len(ids)
+        return ids, scores
+
+
 class Registry:
     """Typed access to the registry database.
 
@@ -142,7 +225,7 @@ class Registry:
     :class:`Registry` (see ``ui.library``).
     """
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, lexical_cache_postings: int = 4_000_000) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         self.path = path
         self.conn = sqlite3.connect(str(path), isolation_level=None, check_same_thread=False, timeout=BUSY_TIMEOUT_S)
@@ -154,6 +237,7 @@ class Registry:
         self._add_missing_columns()
         if self.get_meta("schema_version") is None:
             self.set_meta("schema_version", str(SCHEMA_VERSION))
+        self.term_scores = TermScores(self.conn, lexical_cache_postings)
 
     def close(self) -> None:
         self.conn.close()
@@ -163,6 +247,10 @@ class Registry:
         have = {r[1] for r in self.conn.execute("PRAGMA table_info(documents)")}
         if "restricted" not in have:
             self.conn.execute("ALTER TABLE documents ADD COLUMN restricted TEXT")
+
+    def version(self) -> tuple[int, int]:
+        """See :func:`data_version`: equal values mean nothing in the registry changed in between."""
+        return data_version(self.conn)
 
     @contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:
@@ -277,26 +365,55 @@ class Registry:
     def lexical_search(self, query: str, k: int = 50, doc_ids: Iterable[str] | None = None) -> list[tuple[str, float]]:
         """BM25 (FTS5, k1=1.2, b=0.75) over chunk text, section and title; best first.
 
-        Returns ``(chunk_id, score)`` with higher scores better. Query words
-        are quoted so user text can never be read as FTS5 syntax.
+        Returns ``(chunk_id, score)`` with higher scores better: the ranking and
+        scores of FTS5's ``bm25()`` for the OR of the query's words, computed
+        from per-word scores (see :class:`TermScores`). Query words are quoted so
+        user text can never be read as FTS5 syntax.
         """
         words = [t.lower() for t in _FTS_TERM.findall(query)]
         terms = list(dict.fromkeys(w for w in words if w not in STOPWORDS and len(w) > 1)) or list(dict.fromkeys(words))
-        if not terms:
+        if not terms or k <= 0:
             return []
-        match = " OR ".join('"' + t.replace('"', "") + '"' for t in terms)
-        sql = (
-            "SELECT c.id, bm25(chunks_fts, 1.0, 0.5, 0.3) AS s FROM chunks_fts "
-            "JOIN chunks c ON c.rowid = chunks_fts.rowid WHERE chunks_fts MATCH ?"
-        )
-        params: list[object] = [match]
+        lists = self.term_scores.lists(['"' + t.replace('"', "") + '"' for t in terms])
+        ids = np.concatenate([ids for ids, _ in lists])
+        scores = np.concatenate([s for _, s in lists])
         if doc_ids is not None:
-            ids = list(doc_ids)
-            sql += f" AND c.doc_id IN ({', '.join('?' for _ in ids)})"
-            params += ids
-        sql += " ORDER BY s LIMIT ?"
-        params.append(k)
-        return [(r[0], -float(r[1])) for r in self.conn.execute(sql, params)]
+            keep = np.isin(ids, self._rowids_of(list(doc_ids)))
+            ids, scores = ids[keep], scores[keep]
+        if not len(ids):
+            return []
+        rows, totals = _sum_by_row(ids, scores)
+        n = min(k, len(rows))
+        top = np.argpartition(-totals, n - 1)[:n] if n < len(rows) else np.arange(len(rows))
+        top = top[np.lexsort((rows[top], -totals[top]))]  # best first; equal scores in row order
+        chosen = [int(r) for r in rows[top]]
+        sql = f"SELECT rowid, id FROM chunks WHERE rowid IN ({', '.join('?' for _ in chosen)})"
+        names = dict(self.conn.execute(sql, chosen).fetchall())
+        return [(names[r], float(s)) for r, s in zip(chosen, totals[top], strict=True) if r in names]
+
+    def _rowids_of(self, doc_ids: list[str]) -> np.ndarray:
+        """Row ids of the chunks of these documents (through the ``chunks_doc`` index)."""
+        out: list[int] = []
+        for lo in range(0, len(doc_ids), 500):
+            part = doc_ids[lo : lo + 500]
+            sql = f"SELECT rowid FROM chunks WHERE doc_id IN ({', '.join('?' for _ in part)})"
+            out += [r[0] for r in self.conn.execute(sql, part)]
+        return np.array(out, dtype=np.int64)
+
+
+def _sum_by_row(ids: np.ndarray, scores: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Distinct row ids and the sum of their scores.
+
+    A dense count over the row id range is fastest while ids stay near the row
+    count (SQLite hands out max+1); after much churn a sort keeps memory bounded.
+    """
+    top = int(ids.max())
+    if top <= 8 * len(ids) + 1_000_000:
+        totals = np.bincount(ids, weights=scores, minlength=top + 1)
+        rows = np.flatnonzero(np.bincount(ids, minlength=top + 1))
+        return rows, totals[rows]
+    rows, inverse = np.unique(ids, return_inverse=True)
+    return rows, np.bincount(inverse, weights=scores)
 
 
 def _record(row: sqlite3.Row) -> DocumentRecord:

@@ -21,16 +21,25 @@ import logging
 import uuid
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
+from typing import TYPE_CHECKING
 
 import numpy as np
-from llama_index.core.schema import TextNode
 
 from clerk.settings import Settings
 from ingest.registry import DocumentRecord, Registry
 from ingest.types import Page
 
+if TYPE_CHECKING:
+    from llama_index.core.schema import TextNode
+
 log = logging.getLogger(__name__)
 _CHROMA_BATCH = 1000
+#: What Chroma keeps beside each vector: the field the dense search filters on, and the chunk's place.
+#: Text and provenance live in the registry only. Sent to Chroma too, the text was stored a second
+#: time and indexed by Chroma's own trigram full-text index, which nothing queries, and every
+#: provenance field was stored again as metadata: Chroma's folder was 3.6 times larger (79.5 against
+#: 22.2 MiB at 10k chunks) and each write slower (see docs/BENCHMARKS.md, scale).
+CHROMA_METADATA = ("doc_id", "ordinal")
 
 
 #: Collection metadata key naming the index (registry meta ``index_id``) the vectors belong to.
@@ -94,7 +103,7 @@ class Store:
                 settings.collection, embedding_function=None, configuration={"hnsw": {"space": "cosine"}}
             )
         settings.index.mkdir(parents=True, exist_ok=True)
-        self.registry = Registry(settings.registry_path)
+        self.registry = Registry(settings.registry_path, settings.lexical_cache_postings)
         try:
             with self._server(connecting=True):
                 self._claim_collection()
@@ -186,8 +195,7 @@ class Store:
                 self.collection.upsert(
                     ids=new_ids[lo : lo + _CHROMA_BATCH],
                     embeddings=vectors[lo : lo + _CHROMA_BATCH],
-                    documents=[n.text for n in part],
-                    metadatas=[dict(n.metadata) for n in part],
+                    metadatas=[{k: n.metadata[k] for k in CHROMA_METADATA} for n in part],
                 )
         self.registry.replace_content(rec, pages, nodes, tokens)
         self._delete_vectors(old_ids - set(new_ids))

@@ -383,6 +383,7 @@ def build_app(settings: Settings) -> FastAPI:
         media = mimetypes.guess_type(path.name)[0] or "application/octet-stream"
         return FileResponse(path, media_type=media, filename=path.name, content_disposition_type="inline")
 
+    app.state.assistant = assistant
     blocks = build_blocks(assistant, Library(assistant), accounts)
     return gr.mount_gradio_app(app, blocks, path="/", theme=THEME, css=CSS, head=PAGE_SCRIPT, footer_links=[],
                                auth_dependency=signed_in if accounts.enabled else None)
@@ -426,19 +427,30 @@ def _add_sign_in(app: FastAPI, accounts: Accounts, sessions: Sessions, signed_in
 
 
 def serve(settings: Settings, host: str = "127.0.0.1", port: int = 7860) -> None:
-    """Run the app; "clerk is ready" is printed once the socket accepts connections, not before."""
+    """Serve the app; say it is ready once it is listening, then load the model while the page is read.
+
+    The embedding model (torch, sentence-transformers and the weights) is most of
+    the start-up time and no page needs it, so it loads on a thread after the
+    server answers; a question asked before it is loaded waits for it.
+    """
     import threading
     import time
 
     import uvicorn
 
-    server = uvicorn.Server(uvicorn.Config(build_app(settings), host=host, port=port, log_level="warning"))
+    started = time.perf_counter()
+    app = build_app(settings)
+    assistant: Assistant = app.state.assistant
 
-    def announce() -> None:
-        while not server.started and not server.should_exit:
-            time.sleep(0.05)
-        if server.started:
-            print(f"clerk is ready: http://{host}:{port}/", flush=True)
+    def warm_up() -> None:
+        assistant.warm_up()
+        print(f"clerk: model loaded, answering at full speed ({time.perf_counter() - started:.1f} s)", flush=True)
 
-    threading.Thread(target=announce, daemon=True).start()
-    server.run()
+    class Server(uvicorn.Server):
+        async def startup(self, sockets=None) -> None:  # noqa: ANN001 (uvicorn's signature)
+            await super().startup(sockets=sockets)
+            if self.started:
+                print(f"clerk is ready: http://{host}:{port}/", flush=True)
+                threading.Thread(target=warm_up, name="clerk-warm-up", daemon=True).start()
+
+    Server(uvicorn.Config(app, host=host, port=port, log_level="warning")).run()
