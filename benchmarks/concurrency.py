@@ -279,7 +279,7 @@ class Asked:
     question_id: str
     started_s: float  # since the phase began
     latency_ms: float = 0.0
-    queued_ms: float | None = None  # until the handler's first update: the wait in Gradio's queue
+    queued_ms: float | None = None  # until the handler's first update arrives: queue wait + Gradio's round trips
     first_piece_ms: float | None = None
     finished_at: float = 0.0  # wall clock, compared with registry commit times
     refused: bool = False
