@@ -134,7 +134,7 @@ def base_index(corpus: Path) -> tuple[Path, dict]:
     if proc.returncode != 0:
         raise BenchFailure(f"clerk ingest of {corpus} failed (exit {proc.returncode}): {proc.stderr[-2000:]}")
     info = {
-        "corpus": str(corpus),
+        "corpus": corpus.relative_to(ROOT).as_posix() if corpus.is_relative_to(ROOT) else str(corpus),
         "built": time.strftime("%Y-%m-%d %H:%M"),
         "build_seconds": round(time.perf_counter() - t0, 1),
     }
