@@ -134,7 +134,7 @@ def base_index(corpus: Path) -> tuple[Path, dict]:
     if proc.returncode != 0:
         raise BenchFailure(f"clerk ingest of {corpus} failed (exit {proc.returncode}): {proc.stderr[-2000:]}")
     info = {
-        "corpus": str(corpus),
+        "corpus": corpus.relative_to(ROOT).as_posix() if corpus.is_relative_to(ROOT) else str(corpus),
         "built": time.strftime("%Y-%m-%d %H:%M"),
         "build_seconds": round(time.perf_counter() - t0, 1),
     }
@@ -279,7 +279,7 @@ class Asked:
     question_id: str
     started_s: float  # since the phase began
     latency_ms: float = 0.0
-    queued_ms: float | None = None  # until the handler's first update: the wait in Gradio's queue
+    queued_ms: float | None = None  # until the handler's first update arrives: queue wait + Gradio's round trips
     first_piece_ms: float | None = None
     finished_at: float = 0.0  # wall clock, compared with registry commit times
     refused: bool = False
