@@ -658,7 +658,7 @@ def main() -> int:
     result["ok"] = not result["checks"]["failures"]
     result["answers"] = [_compact(r) for r in records if r.phase != "warmup"]
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(result, indent=1, ensure_ascii=False) + "\n")
+    args.out.write_text(results_text(result))
     if args.keep:
         print(f"index kept at {index}")
     else:
@@ -674,6 +674,13 @@ def main() -> int:
             print(f"  {f}", file=sys.stderr)
         return 1
     return 0
+
+
+def results_text(result: dict) -> str:
+    """The results as JSON, one line per answer so the file stays readable."""
+    head = json.dumps({k: v for k, v in result.items() if k != "answers"}, indent=1, ensure_ascii=False)
+    answers = ",\n".join("  " + json.dumps(a, ensure_ascii=False) for a in result.get("answers", []))
+    return head[: -len("\n}")] + ',\n "answers": [\n' + answers + "\n ]\n}\n"
 
 
 def _ratio(x: float | None, y: float | None) -> float | None:
