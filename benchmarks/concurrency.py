@@ -310,8 +310,9 @@ def ask(c, qid: str, question: str, phase: str, asker: int, phase_start: float) 
         chat, sources, _status, _markdown, _box = job.result()
         rec.latency_ms = round((time.perf_counter() - t0) * 1000, 1)
         rec.finished_at = time.time()
-        if rec.first_piece_ms is None:
-            rec.first_piece_ms = rec.latency_ms
+        # Updates that arrive with the final answer, between two looks, arrived with it (within 5 ms).
+        rec.queued_ms = rec.latency_ms if rec.queued_ms is None else rec.queued_ms
+        rec.first_piece_ms = rec.latency_ms if rec.first_piece_ms is None else rec.first_piece_ms
         final = _answer_text((chat,))
         if "class='answer'" not in final:
             raise BenchFailure(f"no answer in the chat: {final[:300]!r}")
@@ -657,7 +658,7 @@ def main() -> int:
     result["ok"] = not result["checks"]["failures"]
     result["answers"] = [_compact(r) for r in records if r.phase != "warmup"]
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(result, indent=1, ensure_ascii=False) + "\n")
+    args.out.write_text(results_text(result))
     if args.keep:
         print(f"index kept at {index}")
     else:
@@ -673,6 +674,13 @@ def main() -> int:
             print(f"  {f}", file=sys.stderr)
         return 1
     return 0
+
+
+def results_text(result: dict) -> str:
+    """The results as JSON, one line per answer so the file stays readable."""
+    head = json.dumps({k: v for k, v in result.items() if k != "answers"}, indent=1, ensure_ascii=False)
+    answers = ",\n".join("  " + json.dumps(a, ensure_ascii=False) for a in result.get("answers", []))
+    return head[: -len("\n}")] + ',\n "answers": [\n' + answers + "\n ]\n}\n"
 
 
 def _ratio(x: float | None, y: float | None) -> float | None:
