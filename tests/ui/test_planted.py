@@ -64,7 +64,7 @@ PAGE_TAGS = {
     "details",
     "summary",
 }
-PAGE_ATTRIBUTES = {"class", "href", "aria-label", "title", "id", "tabindex", "data-turn", "target", "rel"}
+PAGE_ATTRIBUTES = {"class", "href", "aria-label", "title", "id", "tabindex", "data-turn", "data-chunk", "target", "rel"}
 
 
 class _Elements(HTMLParser):
