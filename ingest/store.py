@@ -153,3 +153,15 @@ class Store:
             query_embeddings=[list(map(float, vector))], n_results=k, where=where, include=["distances"]
         )
         return [(i, 1.0 - float(d)) for i, d in zip(res["ids"][0], res["distances"][0], strict=True)]
+
+    def nearest_with_documents(self, vector: Sequence[float], k: int) -> list[tuple[str, float, str]]:
+        """``(chunk id, cosine similarity, doc_id)`` of the ``k`` nearest chunks, unfiltered."""
+        if self.collection.count() == 0:
+            return []
+        res = self.collection.query(
+            query_embeddings=[list(map(float, vector))], n_results=k, include=["distances", "metadatas"]
+        )
+        return [
+            (i, 1.0 - float(d), str((m or {}).get("doc_id", "")))
+            for i, d, m in zip(res["ids"][0], res["distances"][0], res["metadatas"][0], strict=True)
+        ]
