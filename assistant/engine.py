@@ -91,6 +91,7 @@ class Assistant:
         """
         self.retrieve("council meeting minutes")
         stem("council")
+        self.store.registry.warm_lexical()
 
     def refresh(self) -> None:
         """Drop what was cached about the index, after documents were added, replaced or deleted.

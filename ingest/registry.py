@@ -20,11 +20,12 @@ ranks exactly as FTS5 does.
 from __future__ import annotations
 
 import json
+import random
 import re
 import sqlite3
 import threading
 import time
-from collections import OrderedDict
+from collections import Counter, OrderedDict
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
@@ -177,14 +178,37 @@ class TermScores:
         return self._held
 
     def lists(self, phrases: list[str]) -> list[tuple[np.ndarray, np.ndarray]]:
-        """``(row ids, scores)`` of each FTS5 phrase, higher scores better."""
+        """``(row ids, scores)`` of each FTS5 phrase, higher scores better.
+
+        Lists not held are fetched outside the lock, so a long fetch (a common
+        word at 100k chunks takes a few hundred ms) never holds up a question
+        whose words are all held.
+        """
         with self.lock:
             self._check_version()
-            out = [self._list(p) for p in phrases]
-            while self._held > self.budget and len(self._lists) > 1:
-                _, (ids, _) = self._lists.popitem(last=False)
-                self._held -= len(ids)
-            return out
+            version = self._version
+            held = {p: self._lists[p] for p in phrases if p in self._lists}
+            for p in held:
+                self._lists.move_to_end(p)
+        fetched = {p: self._fetch(p) for p in dict.fromkeys(phrases) if p not in held}
+        if fetched:
+            with self.lock:
+                if version == self._version == data_version(self.conn):  # else they may mix two versions
+                    for p, got in fetched.items():
+                        if p not in self._lists:
+                            self._lists[p] = got
+                            self._held += len(got[0])
+                    while self._held > self.budget and len(self._lists) > 1:
+                        _, (ids, _) = self._lists.popitem(last=False)
+                        self._held -= len(ids)
+        return [held[p] if p in held else fetched[p] for p in phrases]
+
+    def prefetch(self, phrases: list[str], postings: int) -> None:
+        """Fetch the lists of ``phrases``, in order, until ``postings`` are held (a few at a time)."""
+        for lo in range(0, len(phrases), 8):
+            if self._held >= postings:
+                return
+            self.lists(phrases[lo : lo + 8])
 
     def in_documents(self, rows: np.ndarray, doc_ids: Iterable[str]) -> np.ndarray:
         """Which of ``rows`` (chunk row ids) belong to one of ``doc_ids``, as a boolean mask."""
@@ -210,19 +234,13 @@ class TermScores:
             self._rows = None
             self._version = version
 
-    def _list(self, phrase: str) -> tuple[np.ndarray, np.ndarray]:
-        hit = self._lists.get(phrase)
-        if hit is not None:
-            self._lists.move_to_end(phrase)
-            return hit
+    def _fetch(self, phrase: str) -> tuple[np.ndarray, np.ndarray]:
         rows = self.conn.execute(
             f"SELECT rowid, -bm25(chunks_fts, {BM25_WEIGHTS}) FROM chunks_fts WHERE chunks_fts MATCH ?", (phrase,)
         ).fetchall()
         wide = rows and max(r[0] for r in rows) >= 2**31
         ids = np.fromiter((r[0] for r in rows), dtype=np.int64 if wide else np.int32, count=len(rows))
         scores = np.fromiter((r[1] for r in rows), dtype=np.float64, count=len(rows))
-        self._lists[phrase] = (ids, scores)
-        self._held += len(ids)
         return ids, scores
 
 
@@ -347,6 +365,29 @@ class Registry:
     def pages(self, doc_id: str) -> list[Page]:
         rows = self.conn.execute("SELECT number, text, ocr FROM pages WHERE doc_id = ? ORDER BY number", (doc_id,))
         return [Page(r[0], r[1], bool(r[2])) for r in rows]
+
+    def frequent_words(self, n: int = 1000, sample: int = 3000) -> list[str]:
+        """The words in most chunks of a sample of the index, most frequent first: likely in questions too."""
+        top = self.conn.execute("SELECT max(rowid) FROM chunks").fetchone()[0] or 0
+        picks = random.Random(top).sample(range(1, top + 1), min(sample, top))
+        counts: Counter[str] = Counter()
+        for lo in range(0, len(picks), 500):
+            part = picks[lo : lo + 500]
+            sql = f"SELECT text, section, title FROM chunks WHERE rowid IN ({', '.join('?' for _ in part)})"
+            for text, section, title in self.conn.execute(sql, part):
+                words = (w.lower() for w in _FTS_TERM.findall(f"{text} {section or ''} {title or ''}"))
+                counts.update({w for w in words if w not in STOPWORDS and len(w) > 1})
+        return [w for w, _ in counts.most_common(n)]
+
+    def warm_lexical(self) -> None:
+        """Fetch the per-word scores of the index's most frequent words, up to half the cache.
+
+        A common word is the costly one to fetch the first time (its list is long),
+        and the likeliest to be asked about; a server does this after start and
+        after the index changes, so questions rarely wait for one.
+        """
+        phrases = ['"' + w.replace('"', "") + '"' for w in self.frequent_words()]
+        self.term_scores.prefetch(phrases, self.term_scores.budget // 2)
 
     def lexical_search(self, query: str, k: int = 50, doc_ids: Iterable[str] | None = None) -> list[tuple[str, float]]:
         """BM25 (FTS5, k1=1.2, b=0.75) over chunk text, section and title; best first.
