@@ -695,7 +695,7 @@ def plot(results: dict) -> None:
     ax = axes[1][1]
     ax.plot(x, [s["query"]["peak_rss_mib"] for s in sizes], marker="o", label="query process (Assistant)")
     ax.plot(x, [s["build"]["peak_rss_mib"] for s in sizes], marker="o", label="ingest main process")
-    ax.plot(x, [s["serve"]["rss_mib"] for s in sizes], marker="o", label="clerk serve, ready")
+    ax.plot(x, [s["serve"]["rss_mib"] for s in sizes], marker="o", label="clerk serve, model loaded and warmed")
     ax.plot(
         x,
         [max(0.1, s["lexical"]["fts5"]["rss_growth_mib"]) for s in sizes],
@@ -730,11 +730,15 @@ def main() -> None:
     ap.add_argument("--reuse", action="store_true", help="keep indexes already built (skips the build timings)")
     ap.add_argument("--questions", type=int, help="only the first N dev questions")
     ap.add_argument("--skip-e2e", action="store_true", help="skip the end-to-end ingest with the model (1k)")
+    ap.add_argument("--replot", action="store_true", help="only draw the plot again from the results file")
     ap.add_argument("--part", choices=["prepare", "build", "disk", "lexical", "query", "serve", "e2e", "encode"])
     ap.add_argument("--chunks", type=int)
     ap.add_argument("--index", type=Path)
     args = ap.parse_args()
     limit = args.questions
+    if args.replot:
+        plot(json.loads(RESULTS.read_text()))
+        return
     if args.part:
         result = {
             "prepare": lambda: part_prepare(args.chunks),
