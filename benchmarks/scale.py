@@ -355,7 +355,7 @@ def part_lexical(chunks: int, limit: int | None) -> dict:
             "query_ms_first_time": summary(cold),
             "query_ms_repeated": summary(warm),
             "cached_postings": postings,
-            "cached_mib": round(postings * 16 / MIB, 1),
+            "cached_mib": round(postings * 12 / MIB, 1),
             "rss_growth_mib": round(after_all - before, 1),
             "or_query_ms_before": summary(old),
             "or_query_same_ranking": f"{same}/{len(old)}",
