@@ -73,7 +73,7 @@ class Assistant:
         self.extractive = ExtractiveAnswerer(self.sentence_vectors, self.term_weights)
         self._generators: dict[str, GenerativeAnswerer] = {}
         self._generators_lock = threading.Lock()
-        self._data_version = self.store.registry.data_version()
+        self._data_version = self.store.registry.version()
         self._directories: dict[bool, tuple[tuple[int, int], CouncilDirectory]] = {}
 
     def _make_reranker(self, kind: str) -> Reranker:
@@ -95,6 +95,7 @@ class Assistant:
         """
         self.retrieve("council meeting minutes")
         stem("council")
+        self.store.registry.warm_lexical()
 
     def refresh(self) -> None:
         """Drop what was cached about the index, after documents were added, replaced or deleted.
@@ -113,10 +114,10 @@ class Assistant:
 
         Ingest commits one document at a time, from the web app's background
         thread or from ``clerk ingest`` in another process; each commit is
-        noticed by the next question (a cheap ``PRAGMA data_version``), so term
+        noticed by the next question (``Registry.version()``, a cheap ``PRAGMA data_version``), so term
         weights count the new chunks and a replaced document's pages are reloaded.
         """
-        version = self.store.registry.data_version()
+        version = self.store.registry.version()
         if version != self._data_version:
             self._data_version = version
             self.refresh()

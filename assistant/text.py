@@ -10,9 +10,13 @@ from __future__ import annotations
 
 import re
 from functools import lru_cache
+from typing import TYPE_CHECKING
 
 from ingest.registry import STOPWORDS
 from ingest.structure import sentence_spans
+
+if TYPE_CHECKING:
+    from nltk.stem import PorterStemmer
 
 _LINE = re.compile(r"[^\n]+")
 _TERM = re.compile(r"[A-Za-z0-9£$%][A-Za-z0-9£$%'.,/-]*[A-Za-z0-9%]|[A-Za-z0-9]")
@@ -23,7 +27,7 @@ _WEAK = frozenset("council councils document documents report say says said tell
 
 
 @lru_cache(maxsize=1)
-def _stemmer():  # noqa: ANN202
+def _stemmer() -> PorterStemmer:
     """NLTK's Porter stemmer, imported on first use: importing nltk takes seconds (it pulls in scipy)."""
     from nltk.stem import PorterStemmer
 

@@ -59,6 +59,9 @@ MIB = 1024 * 1024
 TARGET_RERANK_P95_MS = {10_000: 150.0, 100_000: 400.0}
 TARGET_SERVE_READY_S = 10.0
 TARGET_RSS_MIB = 2048.0
+#: The same-run floor latency targets are read against: query embedding + Chroma top-k, p95 on the
+#: bundled corpus in benchmarks/results/answer.json's run. A machine k times slower scales both.
+DENSE_FLOOR_P95_MS = 42.5
 
 
 # --- small utilities --------------------------------------------------------------------------
@@ -106,6 +109,14 @@ def questions(limit: int | None = None) -> list[str]:
 
     out = [g.question for g in load_gold()]
     return out[:limit] if limit else out
+
+
+def own_councils(limit: int | None = None) -> dict[str, str]:
+    """Question -> the council of its gold source (answerable questions only): the scope a reader would pick."""
+    from evals.gold import load_gold
+
+    gold = load_gold()[:limit] if limit else load_gold()
+    return {g.question: g.sources[0].file.split("/")[0] for g in gold if g.sources}
 
 
 def warm_up_questions() -> list[str]:
@@ -344,7 +355,7 @@ def part_lexical(chunks: int, limit: int | None) -> dict:
             "query_ms_first_time": summary(cold),
             "query_ms_repeated": summary(warm),
             "cached_postings": postings,
-            "cached_mib": round(postings * 16 / MIB, 1),
+            "cached_mib": round(postings * 12 / MIB, 1),
             "rss_growth_mib": round(after_all - before, 1),
             "or_query_ms_before": summary(old),
             "or_query_same_ranking": f"{same}/{len(old)}",
@@ -362,9 +373,10 @@ def part_query(chunks: int, limit: int | None) -> dict:
     """Latency of each retrieval channel and mode, and of the extractive answer, over the dev questions.
 
     Each mode is timed in its own pass, starting from the state of a server that
-    has answered other questions: caches dropped (``Assistant.refresh``), then the
-    held-out questions asked once. So every timed question is asked for the first
-    time in its pass, and pays for whatever of its vocabulary is new.
+    has started and answered other questions: caches dropped (``Assistant.refresh``),
+    ``Assistant.warm_up`` (as ``clerk serve`` runs it), then the held-out questions
+    asked once. So every timed question is asked for the first time in its pass,
+    and pays for whatever of its vocabulary is new.
     """
     from collections import Counter
 
@@ -387,6 +399,8 @@ def part_query(chunks: int, limit: int | None) -> dict:
     council = Counter(d.council for d in a.retriever.documents()).most_common(1)[0][0]
     fusion = FusionOnly()
     n = settings.candidates
+    held = {d.council for d in a.retriever.documents()}
+    own = {q: c for q, c in own_councils(limit).items() if c in held}
     modes = {
         "embed_query": lambda q: a.embedder.embed_query(q),
         "fts5_channel": lambda q: a.store.registry.lexical_search(q, n),
@@ -395,18 +409,23 @@ def part_query(chunks: int, limit: int | None) -> dict:
         "bm25": lambda q: a.retrieve(q, mode="bm25", reranker=fusion),
         "hybrid": lambda q: a.retrieve(q, reranker=fusion),
         "hybrid_rerank": lambda q: a.retrieve(q),
-        "hybrid_rerank_one_council": lambda q: a.retrieve(q, filters=Filters(councils=(council,))),
+        "hybrid_rerank_own_council": lambda q: a.retrieve(q, filters=Filters(councils=(own[q],))),
+        "hybrid_rerank_largest_council": lambda q: a.retrieve(q, filters=Filters(councils=(council,))),
         "answer": lambda q: a.ask(q),
     }
     times: dict[str, list[float]] = {}
     stages: dict[str, list[float]] = {}
     warm = warm_up_questions()
+    warm_up_s: list[float] = []
     for name, fn in modes.items():
         a.refresh()
+        t0 = time.perf_counter()
+        a.warm_up()  # what clerk serve does after it starts and after the index changes
+        warm_up_s.append(time.perf_counter() - t0)
         for q in warm:
             a.retrieve(q)
         out = times.setdefault(name, [])
-        for q in qs:
+        for q in [q for q in qs if q in own] if name == "hybrid_rerank_own_council" else qs:
             a.sentence_vectors.clear()  # each answer pays its own sentence encoding
             t = time.perf_counter()
             got = fn(q)
@@ -422,10 +441,11 @@ def part_query(chunks: int, limit: int | None) -> dict:
         "assistant_init_s": round(init_s, 2),
         "model_load_s": round(model_s, 2),
         "first_retrieval_s": round(first_s, 2),
+        "warm_up_s": round(percentile(warm_up_s, 0.5), 2),
         "rss_after_init_mib": rss_ready,
         "peak_rss_mib": peak_rss_mib(),
         "lexical_cached_postings": postings,
-        "council_filter": council,
+        "largest_council": council,
         "latency_ms": {k: summary(v) for k, v in times.items()},
         "hybrid_rerank_stages_p50_ms": {k: round(percentile(v, 0.5), 1) for k, v in stages.items()},
     }
@@ -450,13 +470,13 @@ def part_serve(chunks: int) -> dict:
     try:
         assert proc.stdout is not None
         os.set_blocking(proc.stdout.fileno(), False)
-        while time.perf_counter() - t0 < 300 and "model_loaded_s" not in marks:
+        while time.perf_counter() - t0 < 300 and "warmed_s" not in marks:
             line = proc.stdout.readline()
             lines += [line] if line else []
             if line.startswith("clerk is ready"):
                 marks.setdefault("ready_line_s", time.perf_counter() - t0)
             if line.startswith("clerk: model loaded"):
-                marks["model_loaded_s"] = time.perf_counter() - t0
+                marks["warmed_s"] = time.perf_counter() - t0
             if proc.poll() is not None:
                 raise SystemExit(f"clerk serve exited with {proc.returncode}: {''.join(lines)[-2000:]}")
             if "http_200_s" not in marks:
@@ -469,7 +489,7 @@ def part_serve(chunks: int) -> dict:
                     pass
             if not line:
                 time.sleep(0.05)
-        if "model_loaded_s" not in marks or "http_200_s" not in marks:
+        if "warmed_s" not in marks or "http_200_s" not in marks:
             raise SystemExit(f"clerk serve did not get ready within 300 s: {''.join(lines)[-2000:]}")
         rss_loaded = psutil.Process(proc.pid).memory_info().rss / MIB
     finally:
@@ -564,17 +584,16 @@ def targets(sizes: list[dict], serve: dict, e2e: dict | None) -> dict:
         if n in by:
             p95 = by[n]["query"]["latency_ms"]["hybrid_rerank"]["p95"]
             out[f"hybrid_rerank_p95_ms_at_{n}"] = {"value": p95, "target": f"< {limit:g}", "met": p95 < limit}
-    if 10_000 in by and 100_000 in by:
-        ratio = (
-            by[100_000]["query"]["latency_ms"]["hybrid_rerank"]["p95"]
-            / by[10_000]["query"]["latency_ms"]["hybrid_rerank"]["p95"]
-        )
-        limit = TARGET_RERANK_P95_MS[100_000] / TARGET_RERANK_P95_MS[10_000]
-        out["hybrid_rerank_p95_ratio_100k_over_10k"] = {
-            "value": round(ratio, 2),
-            "target": f"<= {limit:.2f}",
-            "met": ratio <= limit,
-        }
+    for n, limit in TARGET_RERANK_P95_MS.items():
+        if n in by:
+            lat = by[n]["query"]["latency_ms"]
+            ratio = lat["hybrid_rerank"]["p95"] / lat["chroma_channel"]["p95"]
+            allowed = limit / DENSE_FLOOR_P95_MS
+            out[f"hybrid_rerank_p95_over_dense_lookup_p95_at_{n}"] = {
+                "value": round(ratio, 2),
+                "target": f"<= {allowed:.1f} (the target over the dense-lookup p95 of benchmarks/answer.py)",
+                "met": ratio <= allowed,
+            }
     for n, entry in by.items():
         p95 = entry["query"]["latency_ms"]["answer"]["p95"]
         out[f"answer_p95_ms_at_{n}"] = {"value": p95, "target": "< 1000 (benchmarks/answer.py's)", "met": p95 < 1000}
@@ -637,11 +656,12 @@ def plot(results: dict) -> None:
         ("bm25", "BM25"),
         ("hybrid", "hybrid"),
         ("hybrid_rerank", "hybrid + rerank"),
+        ("hybrid_rerank_own_council", "hybrid + rerank, question's council only"),
         ("answer", "answer (extractive)"),
         ("fts5_channel", "lexical search alone"),
         ("chroma_channel", "Chroma query alone"),
     ):
-        style = ":" if mode.endswith("channel") else "-"
+        style = ":" if mode.endswith("channel") else "--" if mode.endswith("council") else "-"
         ax.plot(x, [s["query"]["latency_ms"][mode]["p95"] for s in sizes], style, marker="o", label=label)
     for n, limit in TARGET_RERANK_P95_MS.items():
         ax.plot([n], [limit], marker="x", color="red", markersize=10, linestyle="none")
@@ -675,7 +695,7 @@ def plot(results: dict) -> None:
     ax = axes[1][1]
     ax.plot(x, [s["query"]["peak_rss_mib"] for s in sizes], marker="o", label="query process (Assistant)")
     ax.plot(x, [s["build"]["peak_rss_mib"] for s in sizes], marker="o", label="ingest main process")
-    ax.plot(x, [s["serve"]["rss_mib"] for s in sizes], marker="o", label="clerk serve, ready")
+    ax.plot(x, [s["serve"]["rss_mib"] for s in sizes], marker="o", label="clerk serve, model loaded and warmed")
     ax.plot(
         x,
         [max(0.1, s["lexical"]["fts5"]["rss_growth_mib"]) for s in sizes],
@@ -710,11 +730,15 @@ def main() -> None:
     ap.add_argument("--reuse", action="store_true", help="keep indexes already built (skips the build timings)")
     ap.add_argument("--questions", type=int, help="only the first N dev questions")
     ap.add_argument("--skip-e2e", action="store_true", help="skip the end-to-end ingest with the model (1k)")
+    ap.add_argument("--replot", action="store_true", help="only draw the plot again from the results file")
     ap.add_argument("--part", choices=["prepare", "build", "disk", "lexical", "query", "serve", "e2e", "encode"])
     ap.add_argument("--chunks", type=int)
     ap.add_argument("--index", type=Path)
     args = ap.parse_args()
     limit = args.questions
+    if args.replot:
+        plot(json.loads(RESULTS.read_text()))
+        return
     if args.part:
         result = {
             "prepare": lambda: part_prepare(args.chunks),
@@ -761,12 +785,15 @@ def main() -> None:
         "encode_only": encode,
     }
     if e2e and encode:
-        # Parsing overlaps embedding, so end-to-end ~ model time + what the pipeline adds when vectors are free.
+        # End to end = the model's time + the pipeline with vectors looked up (measured at each size) + what is
+        # left over at 1k (process start, model load, parsing competing with the model for the cores).
         per_chunk = 1 / encode["passages_per_s"]
+        base = sizes[0]["build"]
+        fixed = e2e["seconds"] - (e2e["chunks"] * per_chunk + base["seconds"])
+        results["end_to_end"]["fixed_overhead_s"] = round(fixed, 1)
         results["estimated_end_to_end_ingest_s"] = {
-            str(s["nominal"]): round(s["build"]["chunks"] * per_chunk + s["build"]["seconds"], 1) for s in sizes
+            str(s["nominal"]): round(s["build"]["chunks"] * per_chunk + s["build"]["seconds"] + fixed, 1) for s in sizes
         }
-        results["end_to_end"]["estimate_check_s"] = round(e2e["chunks"] * per_chunk + sizes[0]["build"]["seconds"], 1)
     results["scaling_over_smallest"] = scaling(sizes)
     results["targets"] = targets(sizes, serve, e2e)
     results["runtime_s"] = round(time.perf_counter() - t_start)

@@ -168,8 +168,8 @@ class Settings(BaseSettings):
     top_k: int = Field(5, description="Passages an answer may cite.")
     candidates: int = Field(40, description="Chunks each retrieval channel (BM25, dense) contributes before reranking.")
     lexical_cache_postings: int = Field(
-        4_000_000,
-        description="Per-word BM25 scores kept in memory for the lexical search (16 bytes each); "
+        8_000_000,
+        description="Per-word BM25 scores kept in memory for the lexical search (12 bytes each); "
         "least recently used words are dropped beyond this.",
     )
     reranker: str = Field(

@@ -7,7 +7,6 @@ reach a model hub.
 
 from __future__ import annotations
 
-import contextlib
 import os
 import sys
 import threading
@@ -73,12 +72,13 @@ class Embedder:
 
 
 class LazyEmbedder:
-    """An :class:`Embedder` whose model is loaded on first use, or ahead of it on a thread (:meth:`start`).
+    """An :class:`Embedder` whose model is loaded on first use.
 
     Importing torch and sentence-transformers and loading the weights is most
     of a server's start-up time; behind this, ``clerk serve`` answers its page
-    first and loads the model while a person reads it. Whoever needs the model
-    before it is loaded waits for it; a failed load is raised to that caller.
+    first and loads the model on a thread while a person reads it
+    (``Assistant.warm_up``). Whoever needs the model before it is loaded waits
+    for it; a failed load is raised to each caller.
     """
 
     def __init__(self, model_path: str, batch_size: int = 16, threads: int = 0, wait_policy: str = "") -> None:
@@ -99,17 +99,6 @@ class LazyEmbedder:
             if self._model is None:
                 self._model = Embedder(self.model_path, self.batch_size, self.threads, self.wait_policy)
             return self._model
-
-    def start(self) -> threading.Thread:
-        """Load the model on a background thread; errors are left for :meth:`get` to raise."""
-
-        def load() -> None:
-            with contextlib.suppress(Exception):  # the caller that needs the model gets the error
-                self.get()
-
-        thread = threading.Thread(target=load, name="clerk-model-load", daemon=True)
-        thread.start()
-        return thread
 
     @property
     def dimension(self) -> int:

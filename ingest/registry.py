@@ -20,11 +20,12 @@ ranks exactly as FTS5 does.
 from __future__ import annotations
 
 import json
+import random
 import re
 import sqlite3
 import threading
 import time
-from collections import OrderedDict
+from collections import Counter, OrderedDict
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
@@ -161,24 +162,27 @@ class TermScores:
     for an OR of words is exactly the sum of the single-word scores. A word's
     list (row ids and scores) is fetched from FTS5 the first time it is asked
     for; a question's ranking is then a sum over a few cached arrays. Lists are
-    evicted least recently used beyond ``budget`` postings (16 bytes each), and
+    evicted least recently used beyond ``budget`` postings (12 bytes each), and
     all of them are dropped when the database changes (this connection's writes,
     or another connection's commits, which ``PRAGMA data_version`` reports), since
-    every IDF and the average length change with any document.
+    every IDF and the average length change with any document. For searches
+    within some documents it also keeps which document each row belongs to.
     """
 
-    def __init__(self, conn: sqlite3.Connection, budget: int = 4_000_000) -> None:
+    def __init__(self, conn: sqlite3.Connection, budget: int = 8_000_000) -> None:
         self.conn = conn
         self.budget = budget
         self.lock = threading.Lock()
         self._lists: OrderedDict[str, tuple[np.ndarray, np.ndarray]] = OrderedDict()
         self._held = 0
         self._version: tuple[int, int] | None = None
+        self._rows: tuple[np.ndarray, np.ndarray, dict[str, int]] | None = None
 
     def clear(self) -> None:
         with self.lock:
             self._lists.clear()
             self._held = 0
+            self._rows = None
 
     @property
     def postings(self) -> int:
@@ -186,31 +190,69 @@ class TermScores:
         return self._held
 
     def lists(self, phrases: list[str]) -> list[tuple[np.ndarray, np.ndarray]]:
-        """``(row ids, scores)`` of each FTS5 phrase, higher scores better."""
-        with self.lock:
-            version = data_version(self.conn)
-            if version != self._version:
-                self._lists.clear()
-                self._held = 0
-                self._version = version
-            out = [self._list(p) for p in phrases]
-            while self._held > self.budget and len(self._lists) > 1:
-                _, (ids, _) = self._lists.popitem(last=False)
-                self._held -= len(ids)
-            return out
+        """``(row ids, scores)`` of each FTS5 phrase, higher scores better.
 
-    def _list(self, phrase: str) -> tuple[np.ndarray, np.ndarray]:
-        hit = self._lists.get(phrase)
-        if hit is not None:
-            self._lists.move_to_end(phrase)
-            return hit
+        Lists not held are fetched outside the lock, so a long fetch (a common
+        word at 100k chunks takes a few hundred ms) never holds up a question
+        whose words are all held.
+        """
+        with self.lock:
+            self._check_version()
+            version = self._version
+            held = {p: self._lists[p] for p in phrases if p in self._lists}
+            for p in held:
+                self._lists.move_to_end(p)
+        fetched = {p: self._fetch(p) for p in dict.fromkeys(phrases) if p not in held}
+        if fetched:
+            with self.lock:
+                if version == self._version == data_version(self.conn):  # else they may mix two versions
+                    for p, got in fetched.items():
+                        if p not in self._lists:
+                            self._lists[p] = got
+                            self._held += len(got[0])
+                    while self._held > self.budget and len(self._lists) > 1:
+                        _, (ids, _) = self._lists.popitem(last=False)
+                        self._held -= len(ids)
+        return [held[p] if p in held else fetched[p] for p in phrases]
+
+    def prefetch(self, phrases: list[str], postings: int) -> None:
+        """Fetch the lists of ``phrases``, in order, until ``postings`` are held (a few at a time)."""
+        for lo in range(0, len(phrases), 8):
+            if self._held >= postings:
+                return
+            self.lists(phrases[lo : lo + 8])
+
+    def in_documents(self, rows: np.ndarray, doc_ids: Iterable[str]) -> np.ndarray:
+        """Which of ``rows`` (chunk row ids) belong to one of ``doc_ids``, as a boolean mask."""
+        with self.lock:
+            self._check_version()
+            if self._rows is None:
+                got = self.conn.execute("SELECT rowid, doc_id FROM chunks ORDER BY rowid").fetchall()
+                ordinals: dict[str, int] = {}
+                docs = np.fromiter((ordinals.setdefault(d, len(ordinals)) for _, d in got), np.int32, len(got))
+                self._rows = (np.fromiter((r for r, _ in got), np.int64, len(got)), docs, ordinals)
+            known, docs, ordinals = self._rows
+        wanted = np.array(sorted({ordinals[d] for d in doc_ids if d in ordinals}), dtype=np.int32)
+        if not len(known) or not len(wanted):
+            return np.zeros(len(rows), dtype=bool)
+        at = np.minimum(np.searchsorted(known, rows), len(known) - 1)
+        return (known[at] == rows) & np.isin(docs[at], wanted)
+
+    def _check_version(self) -> None:
+        version = data_version(self.conn)
+        if version != self._version:
+            self._lists.clear()
+            self._held = 0
+            self._rows = None
+            self._version = version
+
+    def _fetch(self, phrase: str) -> tuple[np.ndarray, np.ndarray]:
         rows = self.conn.execute(
             f"SELECT rowid, -bm25(chunks_fts, {BM25_WEIGHTS}) FROM chunks_fts WHERE chunks_fts MATCH ?", (phrase,)
         ).fetchall()
-        ids = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
+        wide = rows and max(r[0] for r in rows) >= 2**31
+        ids = np.fromiter((r[0] for r in rows), dtype=np.int64 if wide else np.int32, count=len(rows))
         scores = np.fromiter((r[1] for r in rows), dtype=np.float64, count=len(rows))
-        self._lists[phrase] = (ids, scores)
-        self._held += len(ids)
         return ids, scores
 
 
@@ -225,7 +267,7 @@ class Registry:
     :class:`Registry` (see ``ui.library``).
     """
 
-    def __init__(self, path: Path, lexical_cache_postings: int = 4_000_000) -> None:
+    def __init__(self, path: Path, lexical_cache_postings: int = 8_000_000) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         self.path = path
         self.conn = sqlite3.connect(str(path), isolation_level=None, check_same_thread=False, timeout=BUSY_TIMEOUT_S)
@@ -262,10 +304,6 @@ class Registry:
             self.conn.execute("ROLLBACK")
             raise
         self.conn.execute("COMMIT")
-
-    def data_version(self) -> int:
-        """A number that changes whenever another connection (thread or process) commits to the registry."""
-        return int(self.conn.execute("PRAGMA data_version").fetchone()[0])
 
     # --- meta ------------------------------------------------------------------
     def get_meta(self, key: str) -> str | None:
@@ -362,6 +400,29 @@ class Registry:
         rows = self.conn.execute("SELECT number, text, ocr FROM pages WHERE doc_id = ? ORDER BY number", (doc_id,))
         return [Page(r[0], r[1], bool(r[2])) for r in rows]
 
+    def frequent_words(self, n: int = 1000, sample: int = 3000) -> list[str]:
+        """The words in most chunks of a sample of the index, most frequent first: likely in questions too."""
+        top = self.conn.execute("SELECT max(rowid) FROM chunks").fetchone()[0] or 0
+        picks = random.Random(top).sample(range(1, top + 1), min(sample, top))
+        counts: Counter[str] = Counter()
+        for lo in range(0, len(picks), 500):
+            part = picks[lo : lo + 500]
+            sql = f"SELECT text, section, title FROM chunks WHERE rowid IN ({', '.join('?' for _ in part)})"
+            for text, section, title in self.conn.execute(sql, part):
+                words = (w.lower() for w in _FTS_TERM.findall(f"{text} {section or ''} {title or ''}"))
+                counts.update({w for w in words if w not in STOPWORDS and len(w) > 1})
+        return [w for w, _ in counts.most_common(n)]
+
+    def warm_lexical(self) -> None:
+        """Fetch the per-word scores of the index's most frequent words, up to half the cache.
+
+        A common word is the costly one to fetch the first time (its list is long),
+        and the likeliest to be asked about; a server does this after start and
+        after the index changes, so questions rarely wait for one.
+        """
+        phrases = ['"' + w.replace('"', "") + '"' for w in self.frequent_words()]
+        self.term_scores.prefetch(phrases, self.term_scores.budget // 2)
+
     def lexical_search(self, query: str, k: int = 50, doc_ids: Iterable[str] | None = None) -> list[tuple[str, float]]:
         """BM25 (FTS5, k1=1.2, b=0.75) over chunk text, section and title; best first.
 
@@ -375,14 +436,16 @@ class Registry:
         if not terms or k <= 0:
             return []
         lists = self.term_scores.lists(['"' + t.replace('"', "") + '"' for t in terms])
-        ids = np.concatenate([ids for ids, _ in lists])
+        ids = np.concatenate([ids.astype(np.int64) for ids, _ in lists])
         scores = np.concatenate([s for _, s in lists])
-        if doc_ids is not None:
-            keep = np.isin(ids, self._rowids_of(list(doc_ids)))
-            ids, scores = ids[keep], scores[keep]
         if not len(ids):
             return []
         rows, totals = _sum_by_row(ids, scores)
+        if doc_ids is not None:
+            keep = self.term_scores.in_documents(rows, doc_ids)
+            rows, totals = rows[keep], totals[keep]
+            if not len(rows):
+                return []
         n = min(k, len(rows))
         top = np.argpartition(-totals, n - 1)[:n] if n < len(rows) else np.arange(len(rows))
         top = top[np.lexsort((rows[top], -totals[top]))]  # best first; equal scores in row order
@@ -390,15 +453,6 @@ class Registry:
         sql = f"SELECT rowid, id FROM chunks WHERE rowid IN ({', '.join('?' for _ in chosen)})"
         names = dict(self.conn.execute(sql, chosen).fetchall())
         return [(names[r], float(s)) for r, s in zip(chosen, totals[top], strict=True) if r in names]
-
-    def _rowids_of(self, doc_ids: list[str]) -> np.ndarray:
-        """Row ids of the chunks of these documents (through the ``chunks_doc`` index)."""
-        out: list[int] = []
-        for lo in range(0, len(doc_ids), 500):
-            part = doc_ids[lo : lo + 500]
-            sql = f"SELECT rowid FROM chunks WHERE doc_id IN ({', '.join('?' for _ in part)})"
-            out += [r[0] for r in self.conn.execute(sql, part)]
-        return np.array(out, dtype=np.int64)
 
 
 def _sum_by_row(ids: np.ndarray, scores: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

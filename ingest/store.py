@@ -278,3 +278,16 @@ class Store:
         with self._server():
             got = self.collection.get(ids=list(chunk_ids), include=["embeddings"])
         return {i: np.asarray(v, dtype=np.float32) for i, v in zip(got["ids"], got["embeddings"], strict=True)}
+
+    def nearest_with_documents(self, vector: Sequence[float], k: int) -> list[tuple[str, float, str]]:
+        """``(chunk id, cosine similarity, doc_id)`` of the ``k`` nearest chunks, unfiltered."""
+        with self._server():
+            if self.collection.count() == 0:
+                return []
+            res = self.collection.query(
+                query_embeddings=[list(map(float, vector))], n_results=k, include=["distances", "metadatas"]
+            )
+        return [
+            (i, 1.0 - float(d), str((m or {}).get("doc_id", "")))
+            for i, d, m in zip(res["ids"][0], res["distances"][0], res["metadatas"][0], strict=True)
+        ]

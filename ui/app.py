@@ -444,7 +444,7 @@ def serve(settings: Settings, host: str = "127.0.0.1", port: int = 7860) -> None
 
     def warm_up() -> None:
         assistant.warm_up()
-        print(f"clerk: model loaded, answering at full speed ({time.perf_counter() - started:.1f} s)", flush=True)
+        print(f"clerk: model loaded and search warmed ({time.perf_counter() - started:.1f} s)", flush=True)
 
     class Server(uvicorn.Server):
         async def startup(self, sockets=None) -> None:  # noqa: ANN001 (uvicorn's signature)

@@ -233,8 +233,13 @@ class Library:
             job.errors.append(f"adding documents stopped: {type(exc).__name__}: {exc}")
         finally:
             store.close()
-            self.assistant.refresh()
+            self._refreshed()
             job.finished = True
+
+    def _refreshed(self) -> None:
+        """The index changed: drop the assistant's caches and warm its search again on a thread."""
+        self.assistant.refresh()
+        threading.Thread(target=self.assistant.warm_up, name="clerk-warm-up", daemon=True).start()
 
     def _forget(self, store: Store, rejected: list[FileResult]) -> None:
         """A rejected upload leaves nothing behind: not its copy, not a failed entry in the library.
@@ -285,5 +290,5 @@ class Library:
             if path.resolve().is_relative_to(uploads) and path.is_file():
                 path.unlink()
                 sidecar_for(path).unlink(missing_ok=True)
-            self.assistant.refresh()
+            self._refreshed()
         return f"Deleted {rec.title or rec.source} ({rec.chunks} passages)."

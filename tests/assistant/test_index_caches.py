@@ -76,3 +76,37 @@ def test_councils_named_in_questions_follow_the_index(tmp_path, files, embedder)
     council = store.registry.by_id(second).council
     assert after.councils == {council} and not after.unknown_councils
     a.close()
+
+
+@pytest.mark.slow
+def test_dense_search_in_a_large_scope_keeps_the_filtered_ranking(tmp_path, embedder):
+    from ingest.pipeline import Ingester
+    from tests.helpers import corpus_file
+
+    settings = make_settings(tmp_path)
+    files = ["nwldc/lga-peer-challenge-progress-review-2025.txt", "nwldc/productivity-plan.txt",
+             "blaby/lga-peer-challenge-progress-review-2022.txt"]  # fmt: skip
+    ingester = Ingester(settings, embedder=embedder)
+    assert ingester.run([corpus_file(f) for f in files]).ok
+    store = ingester.store
+    retriever = Retriever(store, embedder)
+    docs = {d.source.split("/")[-1]: d for d in retriever.documents()}
+    nwldc = [d.doc_id for name, d in docs.items() if not name.startswith("lga-peer-challenge-progress-review-2022")]
+    blaby = [d.doc_id for d in docs.values() if d.doc_id not in nwldc]
+    retriever.post_filter_k = 12  # small index: look at the 12 nearest before filtering
+    retriever.post_filter_share = 0.1
+    n = 5
+    for question, scope, unfiltered_enough in [
+        ("What did the peer team say about North West Leicestershire's reserves?", nwldc, True),
+        ("What did the peer team say about Blaby's housing?", nwldc, False),  # about the other council
+        ("What did the peer team say about Blaby's housing?", blaby, True),
+    ]:
+        vector = embedder.embed_query(question)
+        nearest = store.nearest_with_documents(vector, retriever.post_filter_k)
+        assert (sum(d in scope for _, _, d in nearest) >= n) == unfiltered_enough  # which way it is answered
+        where = {"doc_id": {"$in": scope}} if len(scope) > 1 else {"doc_id": scope[0]}
+        want = store.dense_search(vector, n, where)
+        got = retriever.dense(vector, n, scope)
+        assert [c for c, _ in got] == [c for c, _ in want]
+        assert {c["doc_id"] for c in store.registry.chunks(ids=[c for c, _ in got])} <= set(scope)
+    store.close()

@@ -274,3 +274,16 @@ def test_small_groups_commit_each_document_before_reading_the_next(tmp_path, emb
     )
     assert report.count(INDEXED) == 2
     assert events.events == expected
+
+
+def test_parsing_ahead_in_a_worker_is_bounded_and_keeps_the_order(tmp_path, corpus, embedder, monkeypatch):
+    import ingest.pipeline as pipeline
+
+    inline = Ingester(make_settings(tmp_path / "inline"), embedder=embedder)
+    want = inline.run([corpus])
+    monkeypatch.setattr(pipeline, "PARSE_AHEAD", 1)  # one document ahead (two, with one worker's minimum)
+    ahead = Ingester(make_settings(tmp_path / "ahead", parse_workers=1), embedder=embedder)
+    got = ahead.run([corpus])
+    assert got.ok and got.count(INDEXED) == len(FILES)
+    assert [(r.source, r.outcome, r.chunks) for r in got.results] == [(r.source, r.outcome, r.chunks) for r in want.results]
+    assert ahead.store.registry.chunk_ids() == inline.store.registry.chunk_ids()

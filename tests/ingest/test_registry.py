@@ -93,11 +93,15 @@ def test_document_filter_equals_fts5(registry):
 def test_cache_follows_writes_from_this_and_other_connections(registry, tmp_path):
     q = QUESTIONS[1]
     before = registry.lexical_search(q, 40)
+    assert registry.lexical_search(q, 40, [registry.doc_ids[0]])  # the row -> document map is built
     # this connection adds a document: every IDF changes, and the new chunks rank
     added = _add(registry, registry.paths[-1])
     after = registry.lexical_search(q, 40)
     _same(after, _fts5(registry, q, 40))
     assert after != before and any(c.startswith(added) for c, _ in after)
+    within = registry.lexical_search(q, 40, [added])  # the new document's rows are known to the filter
+    _same(within, _fts5(registry, q, 40, [added]))
+    assert within
     # another connection (another process, or the web app's upload thread) deletes it
     other = Registry(registry.path)
     other.delete_document(added)
@@ -111,6 +115,7 @@ def test_cache_follows_writes_from_this_and_other_connections(registry, tmp_path
     conn.commit()
     conn.close()
     _same(registry.lexical_search(q, 40), _fts5(registry, q, 40))
+    assert registry.lexical_search(q, 40, [registry.doc_ids[0]]) == []
 
 
 def test_memory_budget_evicts_least_recently_used(tmp_path, registry):
@@ -119,3 +124,16 @@ def test_memory_budget_evicts_least_recently_used(tmp_path, registry):
         _same(small.lexical_search(q, 40), _fts5(registry, q, 40))
         assert small.term_scores.postings <= 50 or len(small.term_scores._lists) == 1
     small.close()
+
+
+def test_warming_fetches_frequent_words_within_half_the_budget(registry):
+    words = registry.frequent_words(50, sample=200)
+    assert "council" in words[:10] and not set(words) & STOPWORDS
+    half = Registry(registry.path, lexical_cache_postings=400)
+    half.warm_lexical()
+    lists = list(half.term_scores._lists.values())
+    assert half.term_scores.postings >= 200  # half the budget reached ...
+    assert sum(len(ids) for ids, _ in lists[:-8]) < 200  # ... by the last batch of eight words, then it stopped
+    for q in QUESTIONS:  # warmed lists rank as FTS5 does
+        _same(half.lexical_search(q, 40), _fts5(registry, q, 40))
+    half.close()
