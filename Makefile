@@ -57,9 +57,10 @@ bench: setup
 	$(CLERK) ingest --quiet
 	$(PY) benchmarks/answer.py
 	$(PY) benchmarks/concurrency.py
+	$(PY) benchmarks/scale.py
 
 # 1k, 10k and 100k chunks of synthetic documents made of the corpus's own sentences: ingest, disk,
-# memory, latency, serve start-up (docs/BENCHMARKS.md). About an hour on 2 cores, 1.5 GB in .cache/bench/.
+# memory, latency, serve start-up (docs/BENCHMARKS.md). About 20 minutes on 2 quiet cores (an hour on busy ones), 1.5 GB in .cache/bench/; part of `make bench`.
 bench-scale: setup
 	$(PY) benchmarks/scale.py
 
