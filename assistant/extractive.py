@@ -10,6 +10,7 @@ list that follows. Every sentence keeps the citation of the passage it came from
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 import numpy as np
@@ -23,6 +24,9 @@ from assistant.text import figures, gives, terms, wanted_answer
 from assistant.types import Passage
 from ingest.structure import is_all_caps
 
+#: A numbered heading inside a passage ("2. Investment Objectives"): it names a subject, it does not answer.
+_HEADING_LIKE = re.compile(r"^(?:\d+(?:\.\d+)*\.?|[ivx]+\.)\s+[A-Z][^.:;?!]{0,80}$")
+
 
 @dataclass
 class Scored:
@@ -31,6 +35,7 @@ class Scored:
     rank: int
     position: int
     cosine: float = 0.0
+    heading: bool = False
 
 
 class ExtractiveAnswerer:
@@ -72,8 +77,10 @@ class ExtractiveAnswerer:
                 cosine = float(v @ query_vector)
                 typed = 0.0 if kind is None else (0.2 if gives(kind, text) else -0.3)
                 score = cosine + 0.6 * cover + 0.3 * num + 0.25 * prior + typed + scope
-                out.append(Scored(Evidence(p, s, e, score), v, rank, pos, cosine))
-        out.sort(key=lambda x: x.evidence.score, reverse=True)
+                out.append(Scored(Evidence(p, s, e, score), v, rank, pos, cosine, bool(_HEADING_LIKE.match(text.strip()))))
+        # A numbered heading names a subject, it does not answer: headings come after every
+        # sentence, where only a list they lead can still reach them.
+        out.sort(key=lambda x: (not x.heading, x.evidence.score), reverse=True)
         return out
 
     def select(self, scored: list[Scored], query: Query) -> list[Evidence]:

@@ -109,6 +109,13 @@ def test_abbreviations_are_expanded(assistant):
     assert "corporate peer challenge" in q.search_text and "medium term financial strategy" in q.search_text
 
 
+def test_a_numbered_heading_is_never_the_answer(assistant):
+    """A line like "2. Investment Objectives" names a subject; the sentences under it answer."""
+    ans = assistant.ask("In what order of priority does Hertingfordbury Parish Council's investment strategy rank its investment objectives?")
+    assert not ans.refused
+    assert all(not re.fullmatch(r"\d+(\.\d+)*\.?\s+[A-Z][\w ]+", c.quote.strip()) for c in ans.citations), ans.answer
+
+
 def test_follow_up_question_is_rewritten_with_the_conversation(assistant):
     first = "What did the peer team say about North West Leicestershire District Council's reserves?"
     q = assistant.analyse("And what about Blaby?", history=[first])
