@@ -39,6 +39,10 @@ class RichProgress(PipelineProgress):
         )
         self._files = self._chunks = None
 
+    def waiting(self) -> None:
+        err.print("[yellow]Another ingest (a `clerk ingest` or an upload in the app) is writing to this index; "
+                  "waiting for it to finish.[/]")
+
     def start(self, files: int) -> None:
         if self._bars is not None:
             self._bars.start()

@@ -28,6 +28,7 @@ from ingest.access import restriction
 from ingest.chunk import doc_id_for
 from ingest.discover import discover, source_for
 from ingest.loaders import check_size
+from ingest.lock import ingest_lock
 from ingest.metadata import ManifestIndex
 from ingest.parse import ParseJob, ParseOutcome, parse_file
 from ingest.registry import DocumentRecord
@@ -76,6 +77,9 @@ class IngestReport:
 
 class Progress:
     """What the pipeline tells a progress display; the default shows nothing."""
+
+    def waiting(self) -> None:
+        """Another run holds this index's ingest lock; this one starts when it finishes."""
 
     def start(self, files: int) -> None: ...
     def file_done(self, result: FileResult) -> None: ...
@@ -137,7 +141,17 @@ class Ingester:
         return self._embedder
 
     def run(self, paths: list[Path], prune: bool = False, progress: Progress | None = None) -> IngestReport:
+        """Index ``paths`` (files or folders); with ``prune``, drop documents whose files are gone.
+
+        Runs on one index take turns (:mod:`ingest.lock`): a run's first step,
+        reconcile, would take another run's vectors written ahead of their
+        registry commit for a crash's leftovers and delete them.
+        """
         progress = progress or Progress()
+        with ingest_lock(self.settings.index, on_wait=progress.waiting):
+            return self._run(paths, prune, progress)
+
+    def _run(self, paths: list[Path], prune: bool, progress: Progress) -> IngestReport:
         t0 = time.perf_counter()
         report = IngestReport()
         repaired, redo = self.store.reconcile()

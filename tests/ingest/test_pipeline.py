@@ -3,6 +3,11 @@
 from __future__ import annotations
 
 import shutil
+import signal
+import subprocess
+import sys
+import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -287,3 +292,53 @@ def test_parsing_ahead_in_a_worker_is_bounded_and_keeps_the_order(tmp_path, corp
     assert got.ok and got.count(INDEXED) == len(FILES)
     assert [(r.source, r.outcome, r.chunks) for r in got.results] == [(r.source, r.outcome, r.chunks) for r in want.results]
     assert ahead.store.registry.chunk_ids() == inline.store.registry.chunk_ids()
+
+
+class _Waits(Progress):
+    def __init__(self) -> None:
+        self.waited = threading.Event()
+
+    def waiting(self) -> None:
+        self.waited.set()
+
+
+def test_runs_on_one_index_take_turns(tmp_path, corpus, embedder):
+    """A second run waits for the first, so its reconcile never deletes the first's uncommitted vectors."""
+    from ingest.lock import ingest_lock
+
+    settings = make_settings(tmp_path)
+    progress, done = _Waits(), threading.Event()
+    with ingest_lock(settings.index):  # as a run in another thread or process would hold it
+        worker = threading.Thread(
+            target=lambda: (Ingester(settings, embedder=embedder).run([corpus], progress=progress), done.set())
+        )
+        worker.start()
+        assert progress.waited.wait(60)
+        time.sleep(0.5)
+        assert not done.is_set()  # nothing written while the other run holds the index
+        assert Store(settings).registry.chunk_ids() == set()
+    worker.join(300)
+    assert done.is_set()
+    ids, vectors = _state(Store(settings))
+    assert ids and ids == vectors
+
+
+def test_a_killed_run_leaves_the_index_unlocked(tmp_path, corpus, embedder):
+    """The kernel drops a dead process's lock: a run killed mid-way never blocks the next one."""
+    settings = make_settings(tmp_path)
+    holder = subprocess.Popen(
+        [sys.executable, "-c", "import sys, time\nfrom pathlib import Path\nfrom ingest.lock import ingest_lock\n"
+         "with ingest_lock(Path(sys.argv[1])):\n    print('held', flush=True)\n    time.sleep(600)\n", str(settings.index)],
+        stdout=subprocess.PIPE, text=True, cwd=Path(__file__).resolve().parents[2],
+    )
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        holder.send_signal(signal.SIGKILL)
+        holder.wait(30)
+        reports: list = []
+        worker = threading.Thread(target=lambda: reports.append(Ingester(settings, embedder=embedder).run([corpus])))
+        worker.start()
+        worker.join(300)  # a lock that outlived its holder would block the run for ever
+        assert reports and reports[0].count(INDEXED) == len(FILES)
+    finally:
+        holder.kill()
