@@ -201,7 +201,10 @@ class Assistant:
         t0 = time.perf_counter()
         k = k or self.settings.top_k
         backend = backend or self.settings.backend
-        yield StreamEvent("status", text="Searching the documents")
+        if getattr(self.embedder, "loaded", True):
+            yield StreamEvent("status", text="Searching the documents")
+        else:  # the first question after `clerk serve` starts waits for the model: say so
+            yield StreamEvent("status", text="Loading the search model (once after start), then searching the documents")
         retrieval = self.retrieve(question, filters, None, history)
         top = retrieval.passages[:k]
         scored = self.extractive.score_sentences(retrieval.query, top, retrieval.vector)

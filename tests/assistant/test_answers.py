@@ -124,6 +124,24 @@ def test_follow_up_question_is_rewritten_with_the_conversation(assistant):
     assert ans.refused or {c.council for c in ans.citations} == {"blaby"}
 
 
+def test_the_first_question_before_the_model_is_loaded_says_it_is_loading(index_settings):
+    """`clerk serve` listens before the model loads; a question in those seconds is told why it waits."""
+    from assistant import Assistant
+    from ingest.embed import LazyEmbedder
+
+    lazy = LazyEmbedder(index_settings.embed_model_path, index_settings.embed_batch_size)
+    a = Assistant(index_settings, embedder=lazy)
+    try:
+        assert not lazy.loaded
+        first = list(a.stream("How many councillors does Trafford Council have?"))
+        assert first[0].kind == "status" and first[0].text.startswith("Loading the search model")
+        assert lazy.loaded and "63" in first[-1].answer.answer
+        again = list(a.stream("How many councillors does Trafford Council have?"))
+        assert again[0].text == "Searching the documents" and again[-1].answer.answer == first[-1].answer.answer
+    finally:
+        a.close()
+
+
 def test_stream_yields_status_passages_text_then_the_final_answer(assistant):
     events = list(assistant.stream("How many councillors does Trafford Council have?"))
     kinds = [e.kind for e in events]
