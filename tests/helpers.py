@@ -147,3 +147,17 @@ def planted_assistant(tmp: Path, embedder, texts: dict[str, str], corpus_files: 
         yield a
     finally:
         a.close()
+
+
+def load_error(path: Path, settings: Settings | None = None) -> str:
+    """The reason ``load_pages`` gives for refusing ``path``; it never names the file (the caller does)."""
+    import pytest
+
+    from ingest.loaders import load_pages
+    from ingest.types import IngestError
+
+    with pytest.raises(IngestError) as info:
+        load_pages(path, settings or Settings(ocr=False))
+    message = str(info.value)
+    assert str(path) not in message and path.name not in message
+    return message

@@ -23,20 +23,12 @@ from ingest.loaders import load_pages
 from ingest.loaders.ocr import ocr_available
 from ingest.parse import ParseJob, parse_file
 from ingest.readability import MIN_PAIR_SCORE, measure
-from ingest.types import IngestError, NeedsOCR
-from tests.helpers import corpus_file
+from ingest.types import NeedsOCR
+from tests.helpers import corpus_file, load_error
 from tests.hostile import WORD_SOURCE, docx_zip_bomb, pdf_with_text_layers, prose_lines, scrambled_alphabet
 
 SETTINGS = Settings(ocr=False)
 MIB = 1 << 20
-
-
-def _reason(path: Path, settings: Settings = SETTINGS) -> str:
-    with pytest.raises(IngestError) as info:
-        load_pages(path, settings)
-    message = str(info.value)
-    assert str(path) not in message and path.name not in message  # the caller names the file
-    return message
 
 
 def _text(rel: str) -> str:
@@ -170,13 +162,13 @@ def test_pdf_and_word_files_under_each_others_names_are_read_as_what_they_are(tm
     archive = tmp_path / "minutes.pdf"
     with zipfile.ZipFile(archive, "w") as z:
         z.writestr("minutes.txt", "not a PDF")
-    assert _reason(archive) == "is a zip archive, not a PDF"
+    assert load_error(archive) == "is a zip archive, not a PDF"
 
 
 def test_binary_data_named_txt_is_refused_not_indexed(tmp_path: Path) -> None:
     junk = tmp_path / "notes.txt"
     junk.write_bytes(random.Random(5).randbytes(20000))
-    reason = _reason(junk)
+    reason = load_error(junk)
     assert reason.startswith("text is unreadable (glyph soup: ")
     assert reason.endswith("it does not look like a document")
 
@@ -185,7 +177,7 @@ def test_password_protected_word_file_is_named_as_such(tmp_path: Path) -> None:
     """Word saves a password-protected .docx as an OLE compound file, like an old .doc."""
     locked = tmp_path / "policy.docx"
     locked.write_bytes(b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + bytes(4096))
-    assert _reason(locked) == (
+    assert load_error(locked) == (
         "not a readable Word .docx file: it is password-protected or an old binary .doc "
         "(save it as .docx without a password)"
     )
@@ -203,7 +195,7 @@ def test_docx_zip_bomb_is_refused_from_its_declared_size_quickly_and_in_little_m
     tracemalloc.start()
     t0 = time.perf_counter()
     try:
-        reason = _reason(bomb)
+        reason = load_error(bomb)
         seconds = time.perf_counter() - t0
         peak = tracemalloc.get_traced_memory()[1]
     finally:
@@ -217,7 +209,7 @@ def test_docx_zip_bomb_is_refused_from_its_declared_size_quickly_and_in_little_m
 
 def test_zip_bomb_under_the_size_limit_is_caught_by_its_compression_ratio(tmp_path: Path) -> None:
     bomb = docx_zip_bomb(tmp_path / "policy.docx", unpacked_mb=1024)
-    reason = _reason(bomb, Settings(ocr=False, max_unzipped_mb=5000))
+    reason = load_error(bomb, Settings(ocr=False, max_unzipped_mb=5000))
     assert reason.startswith("Word .docx file refused as a zip bomb: word/document.xml expands 1,0")
     assert reason.endswith("-fold to 1,024 MB (office files stay under 200-fold)")
 
@@ -228,7 +220,7 @@ def test_zip_bomb_that_lies_about_its_size_is_stopped_after_the_declared_bytes(t
     tracemalloc.start()
     t0 = time.perf_counter()
     try:
-        reason = _reason(liar)
+        reason = load_error(liar)
         seconds = time.perf_counter() - t0
         peak = tracemalloc.get_traced_memory()[1]
     finally:
@@ -276,10 +268,10 @@ def test_a_200_mb_file_is_refused_by_size_before_it_is_read(tmp_path: Path, name
     big = tmp_path / name
     with big.open("wb") as f:
         f.truncate(200 * MIB + 1)  # sparse: no disk used; zeros that no loader could read as a document
-    assert _reason(big, Settings(ocr=False)) == "file is 200.0 MB, over the 200 MB limit (CLERK_MAX_FILE_MB)"
+    assert load_error(big, Settings(ocr=False)) == "file is 200.0 MB, over the 200 MB limit (CLERK_MAX_FILE_MB)"
     with big.open("r+b") as f:
         f.truncate(200 * MIB)
-    assert _reason(big, Settings(ocr=False, max_file_mb=150)) == (
+    assert load_error(big, Settings(ocr=False, max_file_mb=150)) == (
         "file is 200.0 MB, over the 150 MB limit (CLERK_MAX_FILE_MB)"
     )
 

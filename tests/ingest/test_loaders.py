@@ -18,7 +18,7 @@ from ingest.clean import clean_pages
 from ingest.loaders import SUPPORTED_SUFFIXES, load_pages
 from ingest.loaders.ocr import ocr_available
 from ingest.types import IngestError, NeedsOCR
-from tests.helpers import corpus_file, encrypted_copy
+from tests.helpers import corpus_file, encrypted_copy, load_error
 
 SETTINGS = Settings(ocr=False)
 
@@ -251,32 +251,24 @@ def test_utf8_bom_is_not_part_of_the_text(tmp_path: Path) -> None:
 # --- files that cannot be read -------------------------------------------------------------
 
 
-def _reason(path: Path, settings: Settings = SETTINGS) -> str:
-    with pytest.raises(IngestError) as info:
-        load_pages(path, settings)
-    message = str(info.value)
-    assert str(path) not in message and path.name not in message  # the caller names the file
-    return message
-
-
 def test_random_bytes_are_not_a_pdf(tmp_path: Path) -> None:
     junk = tmp_path / "agenda.pdf"
     junk.write_bytes(random.Random(7).randbytes(4096))
-    assert _reason(junk).startswith("not a readable PDF: ")
+    assert load_error(junk).startswith("not a readable PDF: ")
 
 
 def test_truncated_pdf_is_not_readable(tmp_path: Path) -> None:
     data = corpus_file("hertingfordbury-pc/hpc-grants-policy.pdf").read_bytes()
     cut = tmp_path / "grants.pdf"
     cut.write_bytes(data[: len(data) // 2])
-    reason = _reason(cut)
+    reason = load_error(cut)
     assert reason.startswith("not a readable PDF: ")
     assert "truncated" in reason
 
 
 def test_password_protected_pdf_is_refused(tmp_path: Path) -> None:
     locked = encrypted_copy("hertingfordbury-pc/hpc-reserves-policy.pdf", tmp_path / "locked.pdf", "secret")
-    assert _reason(locked) == "PDF is encrypted and needs a password"
+    assert load_error(locked) == "PDF is encrypted and needs a password"
 
 
 def test_owner_only_encryption_opens_with_the_empty_password(tmp_path: Path) -> None:
@@ -288,45 +280,45 @@ def test_owner_only_encryption_opens_with_the_empty_password(tmp_path: Path) -> 
 def test_empty_file(tmp_path: Path) -> None:
     empty = tmp_path / "empty.pdf"
     empty.touch()
-    assert _reason(empty) == "file is empty"
+    assert load_error(empty) == "file is empty"
 
 
 def test_unsupported_suffix(tmp_path: Path) -> None:
     sheet = tmp_path / "budget.xlsx"
     sheet.write_bytes(b"PK\x03\x04 not really a spreadsheet")
-    assert _reason(sheet) == "unsupported file type '.xlsx' (supported: .docx, .htm, .html, .md, .pdf, .txt)"
+    assert load_error(sheet) == "unsupported file type '.xlsx' (supported: .docx, .htm, .html, .md, .pdf, .txt)"
 
 
 def test_oversized_file(tmp_path: Path) -> None:
     big = tmp_path / "minutes.pdf"
     shutil.copy(corpus_file("hertingfordbury-pc/hpc-grants-policy.pdf"), big)
-    reason = _reason(big, Settings(ocr=False, max_file_mb=0.0001))
+    reason = load_error(big, Settings(ocr=False, max_file_mb=0.0001))
     assert re.fullmatch(r"file is [\d.]+ [KM]B, over the 0\.0001 MB limit \(CLERK_MAX_FILE_MB\)", reason)
 
 
 def test_corrupt_docx(tmp_path: Path) -> None:
     broken = tmp_path / "policy.docx"
     broken.write_bytes(b"This is a Word file, honestly." * 20)
-    assert _reason(broken) == "not a readable Word .docx file: it is not a complete zip package"
+    assert load_error(broken) == "not a readable Word .docx file: it is not a complete zip package"
 
     data = corpus_file("hertingfordbury-pc/hpc-grants-policy.docx").read_bytes()
     broken.write_bytes(data[: len(data) // 2])
-    assert _reason(broken) == "not a readable Word .docx file: it is not a complete zip package"
+    assert load_error(broken) == "not a readable Word .docx file: it is not a complete zip package"
 
     with zipfile.ZipFile(broken, "w") as archive:
         archive.writestr("notes.txt", "not a Word document")
-    assert _reason(broken).startswith("not a readable Word .docx file: a part is missing")
+    assert load_error(broken).startswith("not a readable Word .docx file: a part is missing")
 
 
 def test_file_with_no_text(tmp_path: Path) -> None:
     blank = tmp_path / "blank.html"
     blank.write_text("<html><body><script>x = 1</script>   </body></html>", encoding="utf-8")
-    assert _reason(blank) == "no text found in the file"
+    assert load_error(blank) == "no text found in the file"
 
 
 def test_unexpected_errors_become_ingest_errors(tmp_path: Path) -> None:
     folder = tmp_path / "notes.txt"  # a folder with a document's name: reading it fails inside the loader
     folder.mkdir()
     (folder / "inner").write_text("x", encoding="utf-8")
-    reason = _reason(folder)
+    reason = load_error(folder)
     assert reason.startswith("could not be read (IsADirectoryError")
