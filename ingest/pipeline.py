@@ -41,6 +41,11 @@ if TYPE_CHECKING:
 #: Documents parsed ahead of the embedder at most (in flight or waiting).
 PARSE_AHEAD = 32
 
+#: The version of reading, cleaning and splitting that made a document's chunks. Raise it when
+#: a change makes the same file yield other chunks: an index built before then processes its
+#: unchanged files once more on the next ingest, instead of keeping chunks this clerk would not make.
+PROCESSING = "2"
+
 #: Outcomes of one file in one run.
 INDEXED, UNCHANGED, DUPLICATE, FAILED, NEEDS_OCR, PRUNED, SKIPPED = (
     "indexed", "unchanged", "duplicate", "failed", "needs_ocr", "pruned", "skipped",
@@ -214,7 +219,8 @@ class Ingester:
             marking = restriction(path, manifests)
             remarked = rec.restricted != marking
             rec.restricted = marking
-            if rec.status in ("indexed", "stale") and rec.indexed_sha256 == digest and rec.doc_id not in redo:
+            current = rec.processing == PROCESSING and rec.doc_id not in redo
+            if rec.status in ("indexed", "stale") and rec.indexed_sha256 == digest and current:
                 if rec.status == "stale":  # the file went back to the indexed version
                     rec.status, rec.error, rec.sha256 = "indexed", None, digest
                     remarked = True
@@ -310,7 +316,7 @@ class Ingester:
         assert doc is not None
         meta = doc.meta
         rec.status, rec.error, rec.duplicate_of = "indexed", None, None
-        rec.indexed_sha256 = rec.sha256
+        rec.indexed_sha256, rec.processing = rec.sha256, PROCESSING
         rec.warnings = list(doc.warnings)
         rec.council, rec.doc_type, rec.title, rec.date, rec.meta_origin = (
             meta.council, meta.doc_type, meta.title, meta.date, meta.origin,

@@ -59,6 +59,7 @@ CREATE TABLE IF NOT EXISTS documents (
     chunks INTEGER NOT NULL DEFAULT 0,
     duplicate_of TEXT,
     restricted TEXT,                    -- NULL: public; else why only officers may see it (ingest.access)
+    processing TEXT,                    -- ingest.pipeline.PROCESSING that made its chunks
     updated_at REAL NOT NULL
 );
 CREATE TABLE IF NOT EXISTS pages (
@@ -99,7 +100,7 @@ BM25_WEIGHTS = "1.0, 0.5, 0.3"
 STOPWORDS = frozenset(
     """a an and are as at be been by can could did do does for from had has have how i in is it its me my of on or
     our say said says should than that the their them there these they this to was we were what when where which who
-    whom why will with would you your about into any all also""".split()
+    whom why will with would you your about into any all also much many""".split()
 )
 
 
@@ -127,6 +128,8 @@ class DocumentRecord:
     duplicate_of: str | None = None
     #: Why only officers may see this document (e.g. "Exempt: Schedule 12A para 3"); None when public.
     restricted: str | None = None
+    #: The version of reading and splitting that made its chunks (``ingest.pipeline.PROCESSING``).
+    processing: str | None = None
     updated_at: float = 0.0
 
     def to_dict(self) -> dict:
@@ -289,6 +292,8 @@ class Registry:
         have = {r[1] for r in self.conn.execute("PRAGMA table_info(documents)")}
         if "restricted" not in have:
             self.conn.execute("ALTER TABLE documents ADD COLUMN restricted TEXT")
+        if "processing" not in have:
+            self.conn.execute("ALTER TABLE documents ADD COLUMN processing TEXT")
 
     def version(self) -> tuple[int, int]:
         """See :func:`data_version`: equal values mean nothing in the registry changed in between."""

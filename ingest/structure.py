@@ -85,7 +85,19 @@ def is_heading_like(line: str) -> bool:
 
 
 def _title_ok(rest: str) -> bool:
-    """The text after a heading number reads as a title, not as a sentence."""
+    """The text after a heading number reads as a title, not as a sentence.
+
+    A numbered line that ends like a sentence and is mostly lower case after its
+    first word is a sentence or a list's lead-in ("55.9. Members appointed McCash
+    and Co as internal auditors.", "2.2. The investment priorities are, in order:"),
+    which must stay body text that can be quoted; a title ending in a stop
+    ("4. Terms of Reference.", "12.0 Impact Assessment:") is still a title.
+    """
+    words = rest.split()
+    if len(words) >= 3 and rest.rstrip()[-1:] in ".:;":
+        lower = sum(w[:1].islower() for w in words[1:])
+        if lower * 2 > len(words) - 1:
+            return False
     rest = rest.strip(" .-–:")
     if not rest:
         return True

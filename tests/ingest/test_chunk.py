@@ -108,6 +108,11 @@ def test_peer_review_sections(counter):
         ("Rule 14.2 Notice of motion", "Except for motions which can be moved", True),
         ("7.3 The person presiding at the meeting may exercise any power or duty of the", "Chair.", False),
         ("(a) An amendment to a motion must be relevant to the motion.", None, False),
+        # a numbered sentence or list lead-in is body text a citation quotes, not a section title
+        ("55.9. Members appointed McCash and Co as internal auditors for 2019/20.", "55.10. External auditor.", False),
+        ("2.2. The Council’s investment priorities are SLY that is, in order of priority:", "• Security of reserves", False),
+        ("4. Terms of Reference.", "4.1 The Committee will meet four times a year.", True),
+        ("12.0 People Impact Assessment (PIA) and Safeguarding:", "12.1 There are no impacts.", True),
         ("Total 12,345 6,789 19,134", None, False),
     ],
 )

@@ -171,6 +171,22 @@ def test_missing_vectors_are_re_embedded(tmp_path, corpus, embedder):
     assert ids == vectors
 
 
+def test_files_split_by_an_earlier_clerk_are_processed_again_once(tmp_path, corpus, embedder):
+    """An index built before the splitting changed re-processes its unchanged files on the next ingest."""
+    ing = Ingester(make_settings(tmp_path), embedder=embedder)
+    ing.run([corpus])
+    ids, _ = _state(ing.store)
+    reserves = next(d for d in ing.store.registry.documents() if d.source.endswith("hpc-reserves-policy.pdf"))
+    # as an index written before documents recorded their processing version reads
+    ing.store.registry.conn.execute("UPDATE documents SET processing = NULL WHERE doc_id = ?", (reserves.doc_id,))
+
+    again = _outcomes(ing.run([corpus]))
+    assert again["hpc-reserves-policy.pdf"] == INDEXED
+    assert sorted(again.values()).count(UNCHANGED) == len(FILES) - 1
+    assert _state(ing.store) == (ids, ids), "the same file split the same way: the same chunks, no duplicates"
+    assert ing.run([corpus]).count(UNCHANGED) == len(FILES)
+
+
 def test_hostile_batch_is_reported_file_by_file_and_the_rest_indexed(tmp_path, corpus, embedder, monkeypatch):
     """Every kind of broken or hostile input in one run: one clear line each, the good files indexed."""
     from assistant import Assistant
