@@ -155,7 +155,9 @@ class Assistant:
         self.follow_index()
         filters = filters or Filters()
         query = self.analyse(question, history, filters.include_restricted)
-        passages, vector = self.retriever.candidates(query.search_text, self.settings.candidates, filters, mode)
+        passages, vector = self.retriever.candidates(
+            query.search_text, self.settings.candidates, filters, mode, query.councils, query.search_focus
+        )
         t1 = time.perf_counter()
         ranked = (reranker or self.reranker).rerank(query, passages, vector)
         t2 = time.perf_counter()
@@ -201,7 +203,7 @@ class Assistant:
         t0 = time.perf_counter()
         k = k or self.settings.top_k
         backend = backend or self.settings.backend
-        if getattr(self.embedder, "loaded", True):
+        if self.embedder.loaded:
             yield StreamEvent("status", text="Searching the documents")
         else:  # the first question after `clerk serve` starts waits for the model: say so
             yield StreamEvent("status", text="Loading the search model (once after start), then searching the documents")

@@ -10,7 +10,6 @@ list that follows. Every sentence keeps the citation of the passage it came from
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 
 import numpy as np
@@ -22,10 +21,7 @@ from assistant.safety import is_instruction_like
 from assistant.sentvec import SentenceVectors
 from assistant.text import figures, gives, terms, wanted_answer
 from assistant.types import Passage
-from ingest.structure import is_all_caps
-
-#: A numbered heading inside a passage ("2. Investment Objectives"): it names a subject, it does not answer.
-_HEADING_LIKE = re.compile(r"^(?:\d+(?:\.\d+)*\.?|[ivx]+\.)\s+[A-Z][^.:;?!]{0,80}$")
+from ingest.structure import classify_heading, is_all_caps
 
 
 @dataclass
@@ -77,9 +73,10 @@ class ExtractiveAnswerer:
                 cosine = float(v @ query_vector)
                 typed = 0.0 if kind is None else (0.2 if gives(kind, text) else -0.3)
                 score = cosine + 0.6 * cover + 0.3 * num + 0.25 * prior + typed + scope
-                out.append(Scored(Evidence(p, s, e, score), v, rank, pos, cosine, bool(_HEADING_LIKE.match(text.strip()))))
-        # A numbered heading names a subject, it does not answer: headings come after every
-        # sentence, where only a list they lead can still reach them.
+                # A heading inside a passage ("2. Investment Objectives") names a subject, it does not answer.
+                heading = classify_heading(text) is not None
+                out.append(Scored(Evidence(p, s, e, score), v, rank, pos, cosine, heading))
+        # Headings come after every sentence, where only a list they lead can still reach them.
         out.sort(key=lambda x: (not x.heading, x.evidence.score), reverse=True)
         return out
 

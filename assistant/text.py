@@ -102,16 +102,20 @@ def locate(quote: str, page_text: str) -> tuple[int, int] | None:
 
 
 _WANTS_FIGURE = re.compile(
-    r"\bhow (much|many|long|often|large|big|far|soon)\b|\b(rate|percentage|proportion|amount|sum|figure|salary|fee|"
-    r"fees|cost|threshold|limit|precept|price|maximum|minimum|quorum)\b",
+    r"\bhow (much|many|long|often|frequently|large|big|far|soon)\b|\b(rate|percentage|proportion|amount|sum|figure|"
+    r"salary|fee|fees|cost|threshold|limit|precept|price|maximum|minimum|quorum|total)\b",
     re.I,
 )
+#: "How long..." asks for a span of time, not any figure.
+_WANTS_DURATION = re.compile(r"\bhow (long|soon)\b", re.I)
 _WANTS_DATE = re.compile(r"^\s*when\b|\b(what|which) (date|year|day|month)\b|\bby when\b", re.I)
+#: A figure, or how often something happens ("monthly", "twice a year").
 _FIGURE = re.compile(
     r"[£$%]|\d|\b(one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|fifteen|twenty|thirty|fifty|hundred|"
-    r"half|quarter|third)\b",
+    r"half|quarter|third|twice|daily|weekly|fortnightly|monthly|quarterly|annually|yearly)\b",
     re.I,
 )
+_TIME_UNIT = re.compile(r"\b(minutes?|hours?|days?|weeks?|fortnights?|months?|years?|annually|yearly)\b", re.I)
 _DATE = re.compile(
     r"\b(19|20)\d\d\b|\b(January|February|March|April|May|June|July|August|September|October|November|December)\b"
 )
@@ -124,7 +128,11 @@ _DATE_LIKE = re.compile(
 
 
 def wanted_answer(question: str) -> str | None:
-    """``"figure"`` or ``"date"`` when the question asks for one ("How many...", "When..."), else None."""
+    """``"duration"``, ``"figure"`` or ``"date"`` when the question asks for one ("How long...",
+    "How many...", "When..."), else None. A question asking for a span of time and something
+    else ("how long ... and how many ...") asks for a figure."""
+    if _WANTS_DURATION.search(question) and not _WANTS_FIGURE.search(_WANTS_DURATION.sub(" ", question)):
+        return "duration"
     if _WANTS_FIGURE.search(question):
         return "figure"
     if _WANTS_DATE.search(question):
@@ -134,8 +142,9 @@ def wanted_answer(question: str) -> str | None:
 
 def gives(kind: str | None, text: str) -> bool:
     """Does ``text`` hold the kind of answer asked for? (A year or clause number is not a figure.)"""
-    if kind == "figure":
-        return bool(_FIGURE.search(_DATE_LIKE.sub(" ", text)))
+    if kind in ("figure", "duration"):
+        found = bool(_FIGURE.search(_DATE_LIKE.sub(" ", text)))
+        return found and (kind == "figure" or bool(_TIME_UNIT.search(text)))
     if kind == "date":
         return bool(_DATE.search(text))
     return True

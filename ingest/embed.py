@@ -24,6 +24,9 @@ os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
 class Embedder:
     """Encodes texts into L2-normalised vectors (cosine similarity = dot product)."""
 
+    #: The model is in memory once constructed (:class:`LazyEmbedder` is the one that may not be).
+    loaded = True
+
     def __init__(self, model_path: str, batch_size: int = 16, threads: int = 0, wait_policy: str = "") -> None:
         if wait_policy and "torch" not in sys.modules:
             # Read once, when torch's OpenMP runtime loads; a value already in the environment wins.

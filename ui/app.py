@@ -227,7 +227,7 @@ def build_blocks(assistant: Assistant, library: Library, accounts: Accounts) -> 
             shown = ""
             try:
                 for event in assistant.stream(message, filters=filters, history=asked):
-                    if event.kind == "status" and not event.text.startswith("Searching"):
+                    if event.kind == "status":
                         history[-1] = {"role": "assistant", "content": f"<p class='hint'>{esc(event.text)}…</p>"}
                         yield history, past, gr.skip(), gr.skip(), gr.skip(), ""
                     elif event.kind == "passages":
