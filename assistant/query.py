@@ -207,6 +207,11 @@ class Query:
     def __post_init__(self) -> None:
         self.focus = self.focus or self.text
 
+    @property
+    def search_focus(self) -> str:
+        """The focus plus expansions: what to search for within the named councils' own documents."""
+        return expand_abbreviations(self.focus)
+
 
 def expand_abbreviations(text: str) -> str:
     """``text`` followed by the spelled-out (or short) forms of what it abbreviates."""

@@ -12,7 +12,7 @@ weights are calibrated with the reranker (see :mod:`assistant.calibration`).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Sequence, Set
 
 import numpy as np
 
@@ -122,30 +122,74 @@ class Retriever:
         where = {"doc_id": {"$in": list(doc_ids)}} if len(doc_ids) > 1 else {"doc_id": doc_ids[0]}
         return self.store.dense_search(vector, n, where)
 
+    def named_scope(self, doc_ids: Sequence[str] | None, councils: Set[str], include_restricted: bool) -> list[str]:
+        """Documents within ``doc_ids`` (all when None) of the ``councils`` a question names.
+
+        Empty when the question names none, or when they are all there is to search.
+        """
+        if not councils:
+            return []
+        allowed = None if doc_ids is None else set(doc_ids)
+        named = [
+            d.doc_id for d in self.documents(include_restricted)
+            if d.council in councils and (allowed is None or d.doc_id in allowed)
+        ]
+        everything = len(allowed) if allowed is not None else len(self.documents(include_restricted))
+        return named if len(named) < everything else []
+
     def candidates(
-        self, text: str, n: int = 40, filters: Filters | None = None, mode: str = "hybrid"
+        self,
+        text: str,
+        n: int = 40,
+        filters: Filters | None = None,
+        mode: str = "hybrid",
+        councils: Set[str] = frozenset(),
+        focus: str | None = None,
     ) -> tuple[list[Passage], np.ndarray]:
         """Fused candidates (best first) and the query vector.
 
         ``mode`` is ``hybrid``, ``bm25`` or ``dense``; the single-channel modes
-        exist for ablations.
+        exist for ablations. ``councils`` are those the question names: each
+        channel is searched once more within their documents for ``focus``
+        (the question without the councils' names, which every one of their
+        documents carries), so their best passages are candidates even where
+        other councils' documents use the question's words more ("How much does
+        NWLDC hold in reserve?" meets Kent's reserves policy first). Each search
+        is fused on its own and a passage keeps the better of its two fused
+        scores, so one found by both is not counted twice.
         """
-        doc_ids = self.scope(filters or Filters())
+        filters = filters or Filters()
+        doc_ids = self.scope(filters)
         if doc_ids is not None and not doc_ids:
             return [], np.zeros(self.embedder.dimension, dtype=np.float32)
+        named = [] if filters.councils or filters.documents else self.named_scope(
+            doc_ids, councils, filters.include_restricted
+        )
         vector = self.embedder.embed_query(text)
-        rankings: list[tuple[str, float, list[tuple[str, float]]]] = []
-        if mode in ("hybrid", "bm25"):
-            rankings.append(("bm25", self.bm25_weight, self.lexical(text, n, doc_ids)))
-        if mode in ("hybrid", "dense"):
-            rankings.append(("dense", self.dense_weight, self.dense(vector, n, doc_ids)))
+        searches = [(text, vector, doc_ids)]
+        if named:
+            focus = focus or text
+            searches.append((focus, vector if focus == text else self.embedder.embed_query(focus), named))
         fused: dict[str, dict[str, float]] = {}
-        for channel, weight, ranking in rankings:
-            for rank, (cid, score) in enumerate(ranking):
+        for i, (words, vec, scope) in enumerate(searches):
+            whole = i == 0  # the whole question among all documents in scope
+            rankings: list[tuple[str, float, list[tuple[str, float]]]] = []
+            if mode in ("hybrid", "bm25"):
+                rankings.append(("bm25", self.bm25_weight, self.lexical(words, n, scope)))
+            if mode in ("hybrid", "dense"):
+                rankings.append(("dense", self.dense_weight, self.dense(vec, n, scope)))
+            rrf: dict[str, float] = {}
+            for channel, weight, ranking in rankings:
+                for rank, (cid, score) in enumerate(ranking):
+                    rrf[cid] = rrf.get(cid, 0.0) + weight / (RRF_K + rank + 1)
+                    if whole:  # the reranker's channel scores are the whole question's (features fill in the rest)
+                        entry = fused.setdefault(cid, {"rrf": 0.0})
+                        entry[channel] = score
+                        entry[f"{channel}_rank"] = rank + 1
+            # A passage keeps the better of its fused scores: among all documents, or among the named councils'.
+            for cid, value in rrf.items():
                 entry = fused.setdefault(cid, {"rrf": 0.0})
-                entry["rrf"] += weight / (RRF_K + rank + 1)
-                entry[channel] = score
-                entry[f"{channel}_rank"] = rank + 1
+                entry["rrf"] = max(entry["rrf"], value)
         order = sorted(fused, key=lambda c: fused[c]["rrf"], reverse=True)
         passages = []
         for row in self.store.registry.chunks(ids=order):

@@ -50,7 +50,9 @@ def head_cases(a: Assistant, gold: list[GoldQuestion], reranker: FeatureReranker
     cases = []
     for g in gold:
         query = a.analyse(g.question)
-        passages, vector = a.retriever.candidates(query.search_text, a.settings.candidates)
+        passages, vector = a.retriever.candidates(
+            query.search_text, a.settings.candidates, councils=query.councils, focus=query.search_focus
+        )
         head = sorted(passages, key=lambda p: p.scores.get("rrf", 0.0), reverse=True)[: reranker.depth]
         x = reranker.features(query, head, vector, with_sentences=False) if head else np.zeros((0, len(FEATURES)))
         is_gold = np.array([any(holds(p.source, p.text, s) for s in g.sources) for p in head], dtype=bool)

@@ -45,6 +45,18 @@ def test_peer_review_lookup_cites_the_review_and_its_section(assistant, index_se
     assert_citations_checkable(ans, index_settings)
 
 
+def test_a_named_council_is_searched_in_its_own_documents(assistant, index_settings):
+    """Kent's reserves documents use "reserve" far more than NWLDC's: without a filter, the question's
+    naming NWLDC must still bring NWLDC's one passage about its reserves to the answer."""
+    question = "How much does North West Leicestershire District Council hold in reserve?"
+    top = assistant.retrieve(question, k=5).passages
+    assert any("circa £30m" in p.text and p.council == "nwldc" for p in top), [p.source for p in top]
+    ans = assistant.ask(question)
+    assert not ans.refused and "£30m" in ans.answer
+    assert relative(ans.citations[0].source) == "nwldc/lga-peer-challenge-progress-review-2025.txt"
+    assert_citations_checkable(ans, index_settings)
+
+
 def test_page_specific_fact_in_a_constitution_pdf_cites_its_page(assistant, index_settings):
     ans = assistant.ask("What mileage rate does Trafford Council pay councillors who use their own car?")
     assert not ans.refused

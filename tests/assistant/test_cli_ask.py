@@ -25,7 +25,7 @@ def test_ask_json_batch_keeps_order_and_reports_bad_lines(index_settings, tmp_pa
     qfile = tmp_path / "questions.jsonl"
     qfile.write_text(
         "\n".join([
-            json.dumps({"id": "a", "question": "What mileage rate does Trafford pay councillors?"}),
+            json.dumps({"id": "a", "question": "How much does North West Leicestershire District Council hold in reserve?"}),
             "{not json",
             json.dumps({"id": "c", "question": ""}),
             json.dumps({"id": 4, "question": "What did the LGA say about Leeds City Council?"}),
