@@ -129,13 +129,12 @@ class Retriever:
         """
         if not councils:
             return []
-        allowed = None if doc_ids is None else set(doc_ids)
-        named = [
-            d.doc_id for d in self.documents(include_restricted)
-            if d.council in councils and (allowed is None or d.doc_id in allowed)
-        ]
-        everything = len(allowed) if allowed is not None else len(self.documents(include_restricted))
-        return named if len(named) < everything else []
+        docs = self.documents(include_restricted)
+        if doc_ids is not None:
+            allowed = set(doc_ids)
+            docs = [d for d in docs if d.doc_id in allowed]
+        named = [d.doc_id for d in docs if d.council in councils]
+        return named if len(named) < len(docs) else []
 
     def candidates(
         self,
