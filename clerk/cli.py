@@ -159,13 +159,20 @@ def cmd_ask(args: argparse.Namespace) -> int:
 
 
 def cmd_eval(args: argparse.Namespace) -> int:
-    from evals.baseline import Baseline, stratified_ids
-    from evals.gold import DEV, GoldFormatError, check_gold, load_gold
+    from evals.baseline import Baseline
+    from evals.gold import DEV, GoldFormatError, check_gold, load_gold, stratified_ids
 
     settings = _settings(args)
-    baseline = Baseline.load(args.baseline) if args.baseline else None
-    gold_path = args.gold or (baseline.gold if baseline else DEV)
+    try:
+        baseline = Baseline.load(args.baseline) if args.baseline else None
+    except (OSError, ValueError, KeyError) as exc:
+        print(f"clerk eval: {args.baseline}: not a baseline file ({exc})", file=sys.stderr)
+        return 2
+    if baseline and args.gold and baseline.for_gold(args.gold) is None:
+        print(f"clerk eval: {args.baseline} watches no set with gold file {args.gold}", file=sys.stderr)
+        return 2
     if args.check_gold:
+        gold_path = args.gold or DEV
         problems = check_gold(gold_path, args.corpus or settings.corpus)
         for p in problems:
             print(f"clerk eval: {p}", file=sys.stderr)
@@ -174,22 +181,31 @@ def cmd_eval(args: argparse.Namespace) -> int:
     if not settings.registry_path.exists():
         print(f"clerk eval: no index at {settings.index} (run `clerk ingest` first)", file=sys.stderr)
         return 1
+    # (name, gold file, watched set or None): every set of a baseline, or the one gold file asked for
+    if baseline and not args.gold:
+        plan = [(w.name, w.gold, w) for w in baseline.sets.values()]
+    else:
+        gold_path = args.gold or DEV
+        plan = [(Path(gold_path).stem, Path(gold_path), baseline.for_gold(gold_path) if baseline else None)]
+    runs = []
     try:
-        gold = load_gold(gold_path)
-        if baseline and not args.gold:
-            gold = baseline.select(gold)
+        for name, gold_path, watched in plan:
+            gold = load_gold(gold_path)
+            gold = watched.select(gold) if watched else gold
+            if args.sample:
+                keep = set(stratified_ids(gold, args.sample))
+                gold = [g for g in gold if g.id in keep]
+            if args.limit:
+                gold = gold[: args.limit]
+            runs.append((name, gold_path, watched, gold))
     except (GoldFormatError, ValueError) as exc:
         for line in str(exc).splitlines():
             print(f"clerk eval: {line}", file=sys.stderr)
         return 2
-    if args.sample:
-        keep = set(stratified_ids(gold, args.sample))
-        gold = [g for g in gold if g.id in keep]
-    if args.limit:
-        gold = gold[: args.limit]
 
     from assistant import Assistant
     from clerk.console import eval_progress, print_eval_summary
+    from evals.baseline import regressions
     from evals.harness import available_backends, evaluate
     from evals.report import new_results_dir, write_run
 
@@ -200,30 +216,47 @@ def cmd_eval(args: argparse.Namespace) -> int:
         print(f"clerk eval: backend(s) not available here: {', '.join(unknown)} "
               f"(available: {', '.join(available_backends(assistant))})", file=sys.stderr)
         return 2
-    with eval_progress(quiet=args.json) as progress:
-        run = evaluate(assistant, gold, backends, ablation=not args.no_ablation, progress=progress, gold_path=gold_path)
+    out_root = args.out or new_results_dir(settings.eval_results)
+    status, summaries, saved = 0, {}, Baseline()
+    if args.save_baseline and args.save_baseline.exists():
+        try:
+            saved = Baseline.load(args.save_baseline)
+        except (ValueError, KeyError):
+            saved = Baseline()  # an older format is replaced whole
+    for name, gold_path, watched, gold in runs:
+        with eval_progress(quiet=args.json) as progress:
+            run = evaluate(assistant, gold, backends, ablation=not args.no_ablation, progress=progress,
+                           gold_path=gold_path)
+        for backend, rows in run.answers.items():
+            failed = [r for r in rows if "error" in r]
+            if failed:
+                print(f"clerk eval: {name}: {backend}: {len(failed)} of {len(rows)} questions failed, "
+                      f"scored as unanswered (first: {failed[0]['id']}: {failed[0]['error']})", file=sys.stderr)
+        if watched:  # before writing, so summary.json and --json carry the same regressions
+            run.summary["regressions"] = regressions(watched, run.summary)
+            for line in run.summary["regressions"]:
+                print(f"clerk eval: below baseline: {line}", file=sys.stderr)
+            status = max(status, 1 if run.summary["regressions"] else 0)
+        out = out_root / name if len(runs) > 1 else out_root
+        report = write_run(run, out)
+        summaries[name] = run.summary
+        if args.save_baseline:
+            whole = not (args.sample or args.limit) and (watched is None or watched.ids is None)
+            for drop in saved.record(name, gold_path, None if whole else [g.id for g in gold], run.summary,
+                                     allow_lower=args.allow_lower):
+                verb = "lowered" if args.allow_lower else "kept the committed floor of"
+                print(f"clerk eval: {verb} {drop.set} {drop.score} ({drop.old:.4g}; this run {drop.new:.4g}); "
+                      f"the commit must say why: {drop.trailer}", file=sys.stderr)
+        if not args.json:
+            if len(runs) > 1:
+                print(f"\n{name}: {gold_path}")
+            print_eval_summary(run.summary)
+            print(f"report: {report}")
     assistant.close()
-    for backend, rows in run.answers.items():
-        failed = [r for r in rows if "error" in r]
-        if failed:
-            print(f"clerk eval: {backend}: {len(failed)} of {len(rows)} questions failed, "
-                  f"scored as unanswered (first: {failed[0]['id']}: {failed[0]['error']})", file=sys.stderr)
-    status = 0
-    if baseline:  # before writing, so summary.json and --json carry the same regressions
-        regressions = baseline.regressions(run.summary)
-        run.summary["regressions"] = regressions
-        for line in regressions:
-            print(f"clerk eval: below baseline: {line}", file=sys.stderr)
-        status = 1 if regressions else 0
-    out = args.out or new_results_dir(settings.eval_results)
-    report = write_run(run, out)
     if args.save_baseline:
-        Baseline(gold_path, [g.id for g in gold], {}).save(args.save_baseline, run.summary)
+        saved.save(args.save_baseline)
     if args.json:
-        print(json.dumps(run.summary, ensure_ascii=False))
-    else:
-        print_eval_summary(run.summary)
-        print(f"report: {report}")
+        print(json.dumps(summaries if len(runs) > 1 else summaries[runs[0][0]], ensure_ascii=False))
     return status
 
 
@@ -316,8 +349,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-ablation", action="store_true", help="skip the BM25/dense/hybrid retrieval ablation")
     p.add_argument("--limit", type=int, help="only the first N questions")
     p.add_argument("--sample", type=float, help="a fixed stratified subset: this share of each type (at least 5)")
-    p.add_argument("--baseline", type=Path, help="compare with a baseline file; exit 1 if a score fell below it")
-    p.add_argument("--save-baseline", type=Path, help="write this run's scores as a baseline file")
+    p.add_argument("--baseline", type=Path,
+                   help="run every set a baseline file watches (or the --gold one) and exit 1 if a score fell below its floor")
+    p.add_argument("--save-baseline", type=Path,
+                   help="record this run's scores as floors in a baseline file (a lower score keeps its floor)")
+    p.add_argument("--allow-lower", action="store_true",
+                   help="with --save-baseline: lower floors this run measured lower (the commit must say why)")
     p.add_argument("--check-gold", action="store_true", help="only check every gold span against its file")
     p.add_argument("--corpus", type=Path, help="folder the gold files are relative to, for --check-gold")
     p.set_defaults(func=cmd_eval)

@@ -146,6 +146,20 @@ def first_match(items: list[tuple[str, str]], gold: list[GoldSource]) -> int | N
     return None
 
 
+def stratified_ids(gold: list[GoldQuestion], share: float, minimum: int = 5) -> list[str]:
+    """A fixed sample: ``share`` of each question type (at least ``minimum``), spread evenly through the file."""
+    kinds: dict[str, list[GoldQuestion]] = {}
+    for g in gold:
+        kinds.setdefault(g.kind, []).append(g)
+    out = []
+    for group in kinds.values():
+        n = min(len(group), max(minimum, round(share * len(group))))
+        step = len(group) / n
+        out += [group[int(i * step)].id for i in range(n)]
+    order = {g.id: i for i, g in enumerate(gold)}
+    return sorted(out, key=order.__getitem__)
+
+
 # --- checking a gold file against the documents ------------------------------------------
 
 

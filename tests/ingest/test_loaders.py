@@ -16,7 +16,6 @@ from pypdf import PdfReader
 from clerk.settings import Settings
 from ingest.clean import clean_pages
 from ingest.loaders import SUPPORTED_SUFFIXES, load_pages
-from ingest.loaders.ocr import ocr_available
 from ingest.types import IngestError, NeedsOCR
 from tests.helpers import corpus_file, encrypted_copy, load_error
 
@@ -104,8 +103,7 @@ def test_scanned_pdf_without_ocr_needs_ocr() -> None:
     assert isinstance(info.value, IngestError)
 
 
-@pytest.mark.skipif(not ocr_available(), reason="Tesseract is not installed")
-def test_scanned_pdf_is_read_with_ocr() -> None:
+def test_scanned_pdf_is_read_with_ocr(tesseract) -> None:
     pages, _ = load_pages(corpus_file(SCAN), Settings(ocr=True))
 
     assert len(pages) == 1
