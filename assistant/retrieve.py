@@ -83,7 +83,7 @@ class Retriever:
         if filters.documents:
             chosen = []
             for ref in filters.documents:
-                found = [d for d in docs if _names_document(ref, d)]
+                found = [d for d in docs if d.named_by(ref)]
                 if not found:
                     raise ValueError(f"no indexed document matches {ref!r} within the other filters")
                 chosen += found
@@ -123,9 +123,14 @@ class Retriever:
         return self.store.dense_search(vector, n, where)
 
     def named_scope(self, doc_ids: Sequence[str] | None, councils: Set[str], include_restricted: bool) -> list[str]:
-        """Documents within ``doc_ids`` (all when None) of the ``councils`` a question names.
+        """Documents within ``doc_ids`` (all when None) that may hold what a question naming ``councils`` asks.
 
-        Empty when the question names none, or when they are all there is to search.
+        Those councils' documents, and also every document whose council is not
+        known and every document whose text names one of them: the second search
+        must not favour a council's labelled documents over its unlabelled ones
+        (a constitution part whose council inference missed, a shared service
+        report naming the council). Empty when the question names none, or when
+        that is everything there is to search.
         """
         if not councils:
             return []
@@ -133,7 +138,8 @@ class Retriever:
         if doc_ids is not None:
             allowed = set(doc_ids)
             docs = [d for d in docs if d.doc_id in allowed]
-        named = [d.doc_id for d in docs if d.council in councils]
+        named = [d.doc_id for d in docs
+                 if d.council in councils or d.council in (None, "", "unknown") or councils & set(d.mentions)]
         return named if len(named) < len(docs) else []
 
     def candidates(
@@ -201,16 +207,3 @@ class Retriever:
     def chunk_vectors(self, chunk_ids: Sequence[str]) -> dict[str, np.ndarray]:
         """Stored chunk embeddings, for features that need the dense score of a BM25-only hit."""
         return self.store.vectors(chunk_ids)
-
-
-def _names_document(ref: str, doc: DocumentRecord) -> bool:
-    """Does ``ref`` (id, source, path relative to the corpus, or file name) name ``doc``?"""
-    ref = ref.strip().replace("\\", "/")
-    if not ref:
-        return False
-    source = doc.source.replace("\\", "/")
-    return (
-        ref in (doc.doc_id, source, doc.path)
-        or source.endswith("/" + ref.lstrip("./"))
-        or doc.path.endswith("/" + ref.lstrip("./"))
-    )

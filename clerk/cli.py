@@ -64,17 +64,46 @@ def cmd_docs(args: argparse.Namespace) -> int:
     if not settings.registry_path.exists():
         print(f"clerk docs: no index at {settings.index} (run `clerk ingest` first)", file=sys.stderr)
         return 1
+    if args.set:
+        return _correct_document(settings, args.set[0], args.set[1:], args.json)
     registry = Registry(settings.registry_path)
     docs = registry.documents()
     registry.close()
     if args.json:
         keys = ("source", "council", "doc_type", "title", "date", "pages", "chunks", "status", "error",
-                "duplicate_of", "ocr_pages", "meta_origin", "restricted", "doc_id")
+                "duplicate_of", "ocr_pages", "meta_origin", "restricted", "doc_id", "overrides")
         print(json.dumps([{k: getattr(d, k) for k in keys} for d in docs], indent=1))
     else:
         from clerk.console import print_documents
 
         print_documents(docs)
+    return 0
+
+
+def _correct_document(settings: Settings, ref: str, assignments: list[str], as_json: bool) -> int:
+    """``clerk docs --set FILE council=... type=... title=... date=...``: correct one document's metadata."""
+    from ingest.corrections import CorrectionError, parse_assignments
+    from ingest.pipeline import Ingester
+
+    try:
+        changes = parse_assignments(assignments)
+        if not changes:
+            raise CorrectionError("say what to set: FIELD=VALUE (fields: council, type, title, date)")
+        ingester = Ingester(settings)
+        try:
+            done = ingester.correct(ref, changes, on_wait=lambda: print(
+                "clerk docs: waiting for another ingest of this index to finish…", file=sys.stderr))
+        finally:
+            ingester.store.close()
+    except CorrectionError as exc:
+        print(f"clerk docs: {exc}", file=sys.stderr)
+        return 2
+    if as_json:
+        print(json.dumps({"doc_id": done.doc_id, "source": done.source, "reembedded": done.reembedded,
+                          "changed": {k: {"before": a, "after": b} for k, (a, b) in done.changed.items()},
+                          "sidecar": str(done.sidecar) if done.sidecar else None}, ensure_ascii=False))
+    else:
+        print(done.summary())
     return 0
 
 
@@ -318,9 +347,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-ocr", action="store_true", help="report scanned files as needing OCR instead of OCR'ing")
     p.set_defaults(func=cmd_ingest)
 
-    p = sub.add_parser("docs", help="list indexed documents")
+    p = sub.add_parser("docs", help="list indexed documents, or correct one's metadata")
     _common(p)
     p.add_argument("--json", action="store_true")
+    p.add_argument("--set", nargs="+", metavar=("FILE", "FIELD=VALUE"),
+                   help="correct a document's metadata: --set FILE council=trafford type=minutes title='...' "
+                        "date=2025-02-13 (kept across re-ingests; only a new title re-embeds)")
     p.set_defaults(func=cmd_docs)
 
     p = sub.add_parser("ask", help="answer a question with citations (or many, from a JSONL file)")

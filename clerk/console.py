@@ -6,6 +6,7 @@ always printed, one line per file, to standard error.
 
 from __future__ import annotations
 
+import os
 import sys
 
 from rich.console import Console
@@ -77,9 +78,18 @@ def progress_for(quiet: bool) -> RichProgress:
 
 
 def print_ingest_summary(report: IngestReport, quiet: bool) -> None:
-    """A table of what happened to each file (changed files only when quiet), then totals."""
+    """What happened to each file (changed files only when quiet), then totals.
+
+    On a terminal, a table; otherwise (a log, a pipe, ``| grep failed``) one plain line per file, never
+    wrapped: ``OUTCOME<TAB>FULL PATH<TAB>pages, chunks or the reason``.
+    """
     rows = [r for r in report.results if not quiet or r.outcome not in ("unchanged", "skipped")]
-    if rows:
+    if rows and not out.is_terminal:
+        for r in rows:
+            counts = f"{r.pages} pages, {r.chunks} chunks" if r.outcome in ("indexed", "unchanged") else ""
+            detail = "; ".join(x for x in (counts, r.note) if x)
+            print(f"{r.outcome}\t{os.path.abspath(r.source)}" + (f"\t{detail}" if detail else ""), flush=True)
+    elif rows:
         table = Table(title="Ingest", show_lines=False)
         for col in ("file", "outcome", "pages", "chunks", "note"):
             table.add_column(col, justify="right" if col in ("pages", "chunks") else "left", overflow="fold")

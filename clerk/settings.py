@@ -157,10 +157,21 @@ class Settings(BaseSettings):
     # --- ingest limits -------------------------------------------------------
     max_file_mb: float = Field(200.0, description="Files larger than this are refused as oversized, before being read.")
     max_unzipped_mb: float = Field(
-        300.0, description="A DOCX (zip package) that unpacks to more than this is refused as a zip bomb."
+        300.0, description="An Office file (DOCX, XLSX, PPTX: a zip package) that unpacks to more than this is refused as a zip bomb."
+    )
+    max_sheet_cells: int = Field(
+        2_000_000,
+        ge=1,
+        description="A spreadsheet sheet or CSV file holding more cells than this (rows x columns with values) "
+        "is refused before its cells are read: every row becomes a line of text to embed.",
     )
     parse_workers: int = Field(1, description="Processes parsing files while the main process embeds.")
     ocr: bool = Field(True, description="OCR pages without a text layer when Tesseract is installed.")
+    tables: Literal["all", "ruled", "off"] = Field(
+        "all",
+        description="Tables in PDF pages read as tables, each row a line carrying its column headers: 'all' "
+        "(ruled tables, then borderless ones on pages without), 'ruled' (drawn rules only), 'off' (PDFium's text).",
+    )
     ocr_dpi: int = 300
     ocr_lang: str = "eng"
 

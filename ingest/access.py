@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from ingest.corrections import is_meta_sidecar
 from ingest.metadata import ManifestIndex
 
 SIDECAR_SUFFIX = ".restricted"
@@ -29,8 +30,8 @@ DEFAULT_REASON = "restricted"
 
 
 def is_sidecar(path: Path) -> bool:
-    """A restriction marker rather than a document (never ingested, never reported as skipped)."""
-    return path.name.endswith(SIDECAR_SUFFIX)
+    """A restriction marker or a metadata correction rather than a document (never ingested nor reported skipped)."""
+    return path.name.endswith(SIDECAR_SUFFIX) or is_meta_sidecar(path)
 
 
 def sidecar_for(path: Path) -> Path:

@@ -34,6 +34,8 @@ if TYPE_CHECKING:
     from llama_index.core.schema import TextNode
 
 PAGE_SEPARATOR = "\n\n"
+#: What joins the cells of a table row line (every loader writes rows this way).
+CELL_SEPARATOR = " | "
 _LINE = re.compile(r"[^\n]+")
 _ENDS_SENTENCE = re.compile(r"[.!?:;][\"'”’)\]]*$")
 MAX_HEADER_TOKENS = 48
@@ -104,7 +106,9 @@ def _units(text: str, counter: TokenCounter) -> list[_Unit]:
             units.append(_Unit(start + lead, start + len(line.rstrip()), outline.breadcrumb(), True))
             continue
         section = outline.breadcrumb()
-        for s, e in sentence_spans(text, start, end):
+        # a table row (cells joined by " | ") is one unit: its cells' sentences must not go to different chunks
+        spans = [(start, end)] if CELL_SEPARATOR in line else sentence_spans(text, start, end)
+        for s, e in spans:
             lead = len(text[s:e]) - len(text[s:e].lstrip())
             if s + lead < e:
                 units.append(_Unit(s + lead, e, section, False))
@@ -116,7 +120,60 @@ def _units(text: str, counter: TokenCounter) -> list[_Unit]:
 
 
 def _split_oversized(text: str, unit: _Unit, limit: int, counter: TokenCounter) -> list[_Unit]:
-    """Cut a unit longer than the window (a run-on table row) at word boundaries."""
+    """Cut a unit longer than the window: a table row between its cells, anything else at word boundaries."""
+    if not unit.heading and CELL_SEPARATOR in text[unit.start : unit.end]:
+        return _split_row(text, unit, limit, counter)
+    return _split_words(text, unit, limit, counter)
+
+
+def _split_row(text: str, unit: _Unit, limit: int, counter: TokenCounter) -> list[_Unit]:
+    """Cut a table row too long for one chunk (Appendix E's 18 columns) into runs of whole cells, each but the
+    last ending in " |".
+
+    A part without the row's first cell ("CYPE Core £000s: 343.8 | ...") no longer
+    says which row it belongs to, so every later part names it: the first cell
+    ("(SPENDING) MTFP Category: Pay") is added to the part's section, which the
+    embedder and the keyword index read in front of its text. The text itself
+    stays a slice of the page, as citations need, and the part with the first
+    cell in its section still fits the budget. A single cell too long for a
+    part is cut at word boundaries.
+    """
+    row = text[unit.start : unit.end]
+    cuts = [m.start() for m in re.finditer(re.escape(CELL_SEPARATOR), row)]
+    key = row[: cuts[0]].strip()
+    key_tokens = counter.count_one(key)
+    if key_tokens > limit // 4:  # a first cell that long would crowd out what it names
+        return _split_words(text, unit, limit, counter)
+    keyed = f"{unit.section} > {key}" if unit.section else key
+    # each cell with the " |" after it, so a part ends saying the row goes on and every character is in a part
+    starts = [0, *(c + len(CELL_SEPARATOR) for c in cuts)]
+    ends = [*(c + len(CELL_SEPARATOR.rstrip()) for c in cuts), len(row)]
+    cells = [(unit.start + a, unit.start + b) for a, b in zip(starts, ends, strict=True)]
+    parts: list[_Unit] = []
+    start = end = cells[0][0]
+    for cell_start, cell_end in cells:
+        room = limit if not parts else limit - key_tokens
+        if end > start and counter.count_one(text[start:cell_end]) > room:
+            parts.append(_Unit(start, end, unit.section if not parts else keyed, False, 0, False))
+            start = cell_start
+        end = cell_end
+    parts.append(_Unit(start, end, unit.section if not parts else keyed, False, 0, unit.ends_sentence))
+    out: list[_Unit] = []
+    for i, part in enumerate(parts):
+        room = limit if i == 0 else limit - key_tokens
+        part.tokens = counter.count_one(text[part.start : part.end])
+        if part.tokens <= room:
+            out.append(part)
+            continue
+        pieces = _split_words(text, part, room, counter)  # one cell longer than a part
+        for piece in pieces[1:]:
+            piece.section = keyed
+        out.extend(pieces)
+    return out
+
+
+def _split_words(text: str, unit: _Unit, limit: int, counter: TokenCounter) -> list[_Unit]:
+    """Cut a unit longer than the window at word boundaries."""
     pieces: list[_Unit] = []
     start = unit.start
     while start < unit.end:
@@ -197,14 +254,18 @@ class Chunker:
             limit = self.budget(title, current[0].section if current else u.section)
             starts_section = u.heading and used >= cfg.min_tokens
             if current and (starts_section or used + u.tokens > limit):
+                moved: list[_Unit] = []  # the end of an unfinished sentence, taken off this chunk for the next
                 carry: list[_Unit] = []
                 if not starts_section:
-                    current, carry = _back_off_to_sentence_end(current)
-                    carry = carry or _overlap(current, cfg.overlap_sentences, limit // 3, u.section)
+                    current, moved = _back_off_to_sentence_end(current)
+                    carry = moved or _overlap(current, cfg.overlap_sentences, limit // 3, u.section)
                 groups.append(current)
                 current = list(carry)
                 used = sum(c.tokens for c in current)
                 if used + u.tokens > self.budget(title, (current[0] if current else u).section):
+                    # no room beside the next unit: an overlap is only a repeat, but moved units would be lost,
+                    # so they go back to the chunk they came from, where they fitted
+                    groups[-1].extend(moved)
                     current, used = [], 0
             current.append(u)
             used += u.tokens

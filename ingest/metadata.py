@@ -20,11 +20,12 @@ import os
 import re
 import unicodedata
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date as _date
 from pathlib import Path
 from typing import Protocol
 
+from ingest.loaders.properties import DocumentProperties
 from ingest.structure import CONTENTS
 from ingest.types import DocumentMeta, Page
 
@@ -412,7 +413,7 @@ def _council_from_words(words: list[str]) -> CouncilName | None:
         tokens = tokens[1:]
     while tokens and tokens[-1].lower() in _CONNECTORS:
         tokens = tokens[:-1]
-    if not tokens or any(t.lower() in _KIND_SUFFIX for t in tokens):
+    if not tokens or any(t.lower() in _KIND_SUFFIX for t in tokens) or OCR_NOISE.search(" ".join(tokens)):
         return None
     return CouncilName(" ".join(tokens), kind)
 
@@ -440,6 +441,35 @@ def detect_council(text: str) -> CouncilName | None:
         if best is not None:
             break
     return best[1] if best else None
+
+
+def councils_named(text: str) -> list[tuple[CouncilName, int]]:
+    """Every distinct council named in ``text`` with how often, most often named first (ties: first named first)."""
+    counts: dict[str, list] = {}
+    for n, (_, line) in enumerate(_lines_with_offsets(text)):
+        found = [_council_from_words(m.group(1).split()) for m in _COUNCIL_NAME.finditer(line)]
+        found += [CouncilName(" ".join(w for w in m.group(2).split() if w.lower() not in _NOT_PLACE),
+                              _WELSH_KIND[m.group(1).lower()]) for m in _WELSH_COUNCIL.finditer(line)]
+        for council in found:
+            if council is None or not council.place:
+                continue
+            counts.setdefault(council.slug, [0, n, council])[0] += 1
+    return [(c, count) for count, _, c in sorted(counts.values(), key=lambda e: (-e[0], e[1]))]
+
+
+def detect_all_councils(text: str) -> list[CouncilName]:
+    """Every distinct council named in ``text``, most often named first."""
+    return [c for c, _ in councils_named(text)]
+
+
+def council_keys(council: CouncilName) -> set[str]:
+    """The short names a folder, a file name or an index may give this council: slug, initials, place."""
+    return {council.slug, council.initials, council_slug(council.place)}
+
+
+def _agrees(token: str, council: CouncilName) -> bool:
+    """Does a folder or file-name token (``trafford``, ``nwldc``, ``kcc``, ``blaby``) name this council?"""
+    return token in council_keys(council) or council.slug.startswith(token + "-")
 
 
 def _earlier(current: tuple[int, CouncilName] | None, candidate: tuple[int, CouncilName]) -> tuple[int, CouncilName]:
@@ -519,6 +549,81 @@ def council_from_folder(path: Path, named: CouncilName | None = None) -> str | N
     return None
 
 
+#: Folder suffixes that say the kind of council without doubt ("-cc" is a county or a community council).
+_SUFFIX_KIND = {"pc": "parish", "dc": "district", "bc": "borough", "mbc": "metropolitan borough", "tc": "town",
+                "city": "city", "cbc": "county borough"}
+
+
+def _from_slug(slug: str) -> CouncilName | None:
+    """The council a folder slug names, where its suffix leaves no doubt ("hertingfordbury-pc")."""
+    place, _, suffix = slug.rpartition("-")
+    if not place or suffix not in _SUFFIX_KIND:
+        return None
+    return CouncilName(place.replace("-", " ").title(), _SUFFIX_KIND[suffix])
+
+
+#: Mentions of one council that make it the document's council when nothing else names one.
+DOMINANT_MENTIONS = 3
+
+
+def _folder_token(path: Path) -> str | None:
+    """The file's folder name when it could name a council (a slug, not ``docs`` or ``2024``)."""
+    name = Path(os.path.abspath(path)).parent.name
+    if not _FOLDER_SLUG.match(name) or name in _GENERIC_FOLDERS or any(p.isdigit() for p in name.split("-")):
+        return None
+    return name
+
+
+def infer_council(path: Path, pages: list[Page]) -> tuple[str, str, CouncilName | None]:
+    """The document's council as a slug, a note saying which evidence chose it ("unknown" when none names one), and
+    the council's name as the text gives it, when it does.
+
+    Evidence, strongest first: the folder agreeing with a council the text names
+    or with the file name's first word (``trafford/trafford-part-4.pdf``, or
+    ``nwldc/`` for "North West Leicestershire District Council"); a folder named
+    like a council (``kent-cc``) or a council folder of a corpus; the file name's
+    first word agreeing with a council the text names (``kcc-budget.pdf``); the
+    council named on the first page; the council the text names most, when it
+    names it at least :data:`DOMINANT_MENTIONS` times and twice as often as any
+    other. A folder slug is kept as the council's id, so an index built from
+    folders groups documents as their folders do.
+    """
+    path = Path(path)
+    text = _normalise("\n".join(p.text for p in pages))
+    mentions = councils_named(text)
+    folder = _folder_token(path)
+    words = [w.lower() for w in _name_words(path)]
+    first_word = words[0] if words and words[0].isalpha() and len(words[0]) > 1 else None
+
+    def times(n: int) -> str:
+        return "once" if n == 1 else f"{n} times"
+
+    if folder:
+        for council, n in mentions:
+            if _agrees(folder, council):
+                return folder, f"folder {folder}/ agrees with '{council.display}', named {times(n)} in the text", council
+        if first_word and (first_word == folder or folder.startswith(first_word + "-")):
+            return folder, f"folder {folder}/ and the file name's first word '{first_word}' agree", None
+        if _FOLDER_KIND_SUFFIX.search(folder):
+            return folder, f"folder {folder}/ is named like a council", None
+        if _is_corpus(Path(os.path.abspath(path)).parent.parent):
+            return folder, f"folder {folder}/ is a council folder of a corpus", None
+    if first_word:
+        for council, n in mentions:
+            if _agrees(first_word, council):
+                return council.slug, (f"the file name's first word '{first_word}' agrees with '{council.display}', "
+                                      f"named {times(n)} in the text"), council
+    named = detect_council(_head(pages, HEAD_CHARS))
+    if named is not None:
+        return named.slug, f"'{named.display}' is named on its first page", named
+    if mentions:
+        top, n = mentions[0]
+        runner_up = mentions[1][1] if len(mentions) > 1 else 0
+        if n >= DOMINANT_MENTIONS and n >= 2 * runner_up:
+            return top.slug, f"'{top.display}' is named {times(n)} in the text, more than any other council", top
+    return "unknown", "no folder, file name or text names a council", None
+
+
 # --------------------------------------------------------------------------------------------------------------
 # Dates
 # --------------------------------------------------------------------------------------------------------------
@@ -542,7 +647,7 @@ _DATE_PATTERNS: tuple[tuple[re.Pattern[str], int], ...] = (
     # "14 December 2022", "Wednesday 14 December 2022", "13th-Feb-2025", "1-2 April 2025" (start day), "9fed Hydref"
     (
         re.compile(
-            rf"\b(?P<day>\d{{1,2}}){_ORDINAL}(?:\s*(?:-|–|—|to|and|&)\s*\d{{1,2}}{_ORDINAL})?[\s-]+(?:of\s+)?"
+            rf"(?<!\d[-/–])\b(?P<day>\d{{1,2}}){_ORDINAL}(?:\s*(?:-|–|—|to|and|&)\s*\d{{1,2}}{_ORDINAL})?,?[\s-]+(?:of\s+)?"
             rf"{_MONTH}\b\.?,?[\s-]+{_YEAR}",
             re.IGNORECASE,
         ),
@@ -598,13 +703,17 @@ def first_date(text: str) -> str:
     return min(found)[2] if found else ""
 
 
+#: A table row as the PDF and spreadsheet loaders write it ("Item: Benches | Qty: 1"): data, not a cover.
+_ROW_LINE = re.compile(r"\S: \S.* \| \S+.*: ")
+
+
 def _opening(text: str) -> str:
     """The cover or heading area of a page: lines up to and including the first body paragraph (a long prose line).
 
     Dates after that point are usually references ("LAAP Bulletin ... July 2014") rather than the document's own.
     The first paragraph's sentence is kept because it often carries the date ("adopted ... on 13th July 2016").
     """
-    lines = text[:DATE_CHARS].split("\n")
+    lines = [line for line in text[:DATE_CHARS].split("\n") if not _ROW_LINE.search(line)]  # a table's cells
     for i, line in enumerate(lines):
         if len(line.split()) >= 12 and _prose(line):
             end = i + 1
@@ -616,12 +725,87 @@ def _opening(text: str) -> str:
 
 
 def infer_date(path: Path, pages: list[Page]) -> str:
-    """Date of the document: the first date in the opening of its first page, else one in its file name."""
-    return _date_of(_first_text(pages), Path(path))
+    """Date of the document (see :func:`date_evidence`)."""
+    return date_evidence(Path(path), pages)[0]
 
 
-def _date_of(first: str, path: Path) -> str:
-    return first_date(_opening(first)) or first_date(" ".join(_name_words(path)))
+#: "Adopted by the Council on 11th July 2012", "Revised ... 13th February 2019", "last reviewed 11 th July 2013".
+_LABELLED = re.compile(r"\b(?:adopted|approved|agreed|revised|reviewed|amended|updated|ratified|re-adopted)\b", re.I)
+#: Financial years: "2017-18", "2015/16", "2024-2025".
+_FINANCIAL_YEAR = re.compile(r"(?<!\d)((?:19|20)\d{2})\s*[-/–]\s*((?:19|20)?\d{2})(?![\d-])")
+#: Documents made after the year they report on: dated by the year the financial year ends.
+_AFTER_YEAR = re.compile(r"\bannual[\s-]+(?:return|governance)|\baccounting[\s-]+statements?\b|\binternal[\s-]+audit\b"
+                         r"|\bstatements?[\s-]+of[\s-]+accounts\b|\bsignificant[\s-]+variances?\b|\boutturn\b", re.I)
+_BUDGET_FOR = re.compile(r"\bbudget\b|\bprecept\b", re.I)
+
+
+def _financial_year(text: str) -> tuple[int, int] | None:
+    m = _FINANCIAL_YEAR.search(text)
+    if not m:
+        return None
+    start, end = int(m.group(1)), m.group(2)
+    end_year = int(end) if len(end) == 4 else start // 100 * 100 + int(end)
+    return (start, end_year) if end_year == start + 1 else None
+
+
+def _labelled_dates(text: str) -> list[tuple[str, str]]:
+    """(ISO date, the line it is on) for each date on a line saying the document was adopted, revised, reviewed ..."""
+    out = []
+    for line in text.split("\n"):
+        if _LABELLED.search(line) and len(line) < 200:
+            out += [(iso, line.strip()) for _, _, iso in sorted(_dates_in(line))]
+    return out
+
+
+#: The note of a date that rests only on the file's creation date.
+WEAK_DATE = "the file's creation date"
+
+
+def date_evidence(path: Path, pages: list[Page], furniture: str = "", created: str = "",
+                  title: str = "") -> tuple[str, str]:
+    """The document's date (ISO, possibly partial) and a note saying where it came from; ("", note) if none.
+
+    Evidence, strongest first:
+
+    1. a return, statement of accounts or audit report of a financial year named in its file name or title is
+       dated by the year that financial year ends ("Annual return 2018-19" → 2019): it is made after the year;
+    2. a full date in the file name (``minutes-2019-02-13``, ``13-feb-2025``): people name meeting papers by date;
+    3. the first date in the opening of the first page (its cover or heading), unless the file name gives a
+       month that date is not in;
+    4. a date in the running header or footer the cleaner took off its first pages ("Constitution – October
+       2019"): the version the document carries on every page;
+    5. the latest date on a line saying the document was adopted, approved, revised or reviewed, on its first
+       two pages or its last ("Revised by the Council on 13th February 2019" beats "Adopted ... 11th July 2012");
+    6. a date in the file name at month or year precision;
+    7. a budget or precept for a financial year named in the file name or title is dated by the year it starts;
+    8. the file's own creation date (PDF or DOCX properties), to the month.
+    """
+    first = _first_text(pages)
+    name = " ".join(_name_words(path))
+    named = f"{name}\n{title}"
+    if _AFTER_YEAR.search(named) and (fy := _financial_year(named)):
+        return str(fy[1]), f"a report on the financial year {fy[0]}-{str(fy[1])[2:]} (file name or title): its end"
+    from_name = [iso for _, _, iso in sorted(_dates_in(name))]
+    if from_name and len(from_name[0]) == 10:
+        return from_name[0], "the date in the file name"
+    opening = first_date(_opening(first))
+    if opening and not (from_name and not opening.startswith(from_name[0][:7])):
+        return opening, "the first date on its first page"
+    header = first_date(_normalise(furniture))
+    if header:
+        return header, "its running header or footer"
+    texts = [p.text for p in pages[:2] if p.text.strip()] + ([pages[-1].text] if len(pages) > 2 else [])
+    labelled = _labelled_dates(_normalise("\n".join(texts)))
+    if labelled:
+        iso, line = max(labelled)
+        return iso, f"the latest adoption or revision date: '{line[:80]}'"
+    if from_name:
+        return from_name[0], "the date in the file name"
+    if _BUDGET_FOR.search(named) and (fy := _financial_year(named)):
+        return str(fy[0]), f"a budget for the financial year {fy[0]}-{str(fy[1])[2:]}: its start"
+    if created:
+        return created[:7], WEAK_DATE
+    return "", "no date found on its first page, in its file name or in the file's properties"
 
 
 # --------------------------------------------------------------------------------------------------------------
@@ -670,6 +854,9 @@ _FIELD_TITLE = re.compile(
     r"\s*:?|(?:subject|title)\s*(?::|$))\s*(?P<value>.*)$",
     re.IGNORECASE,
 )
+#: A report's addressee line: "To: County Council 13th February 2025", "To: Cabinet, 30 January 2025".
+_REPORT_TO = re.compile(r"^to\s*:\s*(?P<to>(?:the\s+)?(?:[A-Z][\w&'’ -]*?\s)?(?:council|cabinet|committee|board|panel)\b"
+                        r".{0,40})$", re.IGNORECASE)
 _LABEL = re.compile(
     r"^(?!(?:appendix|annex|part|section|schedule|chapter)\b)[A-Za-z][\w /&()'’.-]{0,30}:\s*(?:\S|$)", re.I
 )
@@ -821,6 +1008,9 @@ def _cover_segments(lines: list[str]) -> tuple[list[str], str]:
             break
         if _CLOSING.match(line):
             break
+        if _date_only(line) and current and _ENDS_BEFORE_DATE.search(current[-1]):
+            current[-1] = f"{current[-1]} {line}"  # "Annual return for the financial year ended" / "31 March 2015"
+            continue
         if _date_only(line) or _META_LINE.match(line):
             close()
             continue
@@ -902,18 +1092,109 @@ def infer_title(path: Path, pages: list[Page], council: CouncilName | None = Non
     return _title_of(_first_text(pages), Path(path), council)
 
 
-def _title_of(first: str, path: Path, council: CouncilName | None) -> str:
+#: Words that say what kind of document a heading names; a cover line without one is a series or form label.
+_KIND_WORDS = re.compile(
+    r"\b(?:return|statement|statements|policy|policies|report|minutes|agenda|summons|plan|regulations|orders|code|"
+    r"strategy|register|budget|review|constitution|guidelines|guidance|scheme|procedure|procedures|rules|protocol|"
+    r"accounts|audit|terms|appendix|annex|schedule|part|decision|notice|precept|assessment|study|variances|update)\b",
+    re.IGNORECASE,
+)
+#: Labels a cover carries that are not part of the title.
+_TITLE_LABELS = re.compile(
+    r"\s*(?:classification\s*:\s*\w+|official(?:[\s-]+sensitive)?|not\s+protectively\s+marked)\s*$"
+    r"|^\s*section\s+\d+\s*[—–-]\s*|^\s*\(public\s+pack\)\s*", re.IGNORECASE)
+#: A word OCR made of a stamp or letterhead: case flipping inside it ("FOoehQurRy").
+OCR_NOISE = re.compile(r"\b\w*[a-z][A-Z]\w*[a-z][A-Z]\w*|\b\w*[A-Z]{2}[a-z]+[A-Z]\w*")
+_ENDS_BEFORE_DATE = re.compile(r"\b(?:ended|ending|to|at|on|of)$", re.IGNORECASE)
+_DANGLING = re.compile(r"\s+(?:for|of|to|by|the|and|ended|ending|from)\s*$", re.IGNORECASE)
+#: "Trafford Council Constitution – October 2019 Part 4 Page 1": the series name before the date or "Part N".
+_SERIES = re.compile(r"^(?P<name>.+?)\s*(?:[–—-]\s*)?(?:(?:\d{1,2}\s+)?[A-Z][a-z]+\s+(?:19|20)\d{2}\b.*|"
+                     r"\bPart\s+\d+\b.*|\bPage\s+\d+\b.*)$")
+#: Title beginnings that continue a series name rather than stand after a dash.
+_CONTINUES_SERIES = re.compile(r"^(?:part|section|schedule|appendix|annex|chapter)\s+[\w.]+\b", re.IGNORECASE)
+#: Stored PDF/DOCX titles that are a tool's or template's, not the document's.
+_JUNK_PROPERTY_TITLE = re.compile(r"microsoft\s+word|template|\.(?:docx?|pages|numbers|pdf|xlsx?)\b|^untitled|"
+                                  r"working\s+draft|^the\s+report$|^document\d*$|^\W*$", re.IGNORECASE)
+
+
+#: A date cut off at the end of a line: "... Meeting on Thursday, 13th".
+_CUT_DAY = re.compile(r",?\s*(?:on\s+)?(?:(?:mon|tues|wednes|thurs|fri|satur|sun)day,?\s*)?\d{1,2}(?:st|nd|rd|th)?$",
+                      re.IGNORECASE)
+
+
+def _human_date(iso: str) -> str:
+    """"2025-02-13" -> "13 February 2025", "2019-10" -> "October 2019", "2018" -> "2018"."""
+    parts = [int(x) for x in iso.split("-")]
+    if len(parts) == 1:
+        return str(parts[0])
+    month = _date(parts[0], parts[1], 1).strftime("%B")
+    return f"{parts[2]} {month} {parts[0]}" if len(parts) == 3 else f"{month} {parts[0]}"
+
+
+def _clean_title(title: str) -> str:
+    """A title without cover labels, OCR noise from a stamp, or a dangling last word ("Accounting statements for")."""
+    parts = [p for p in re.split(r",\s+", title) if not OCR_NOISE.search(p)]
+    title = ", ".join(parts) if parts else title
+    title = _TITLE_LABELS.sub("", title).strip(" -–—:;,|")
+    while _DANGLING.search(title):
+        title = _DANGLING.sub("", title)
+    return title.strip(" -–—:;,|")
+
+
+def _series_name(furniture: str, council: CouncilName | None) -> str:
+    """The name a running header gives the document's series ("Trafford Council Constitution"), if it names the council."""
+    if council is None:
+        return ""
+    place = council.place.lower().split()[0]
+    for line in furniture.split("\n"):
+        m = _SERIES.match(line.strip())
+        name = m.group("name").strip(" -–—:") if m else ""
+        if place in name.lower() and _KIND_WORDS.search(name) and len(name.split()) <= 8:
+            return name
+    return ""
+
+
+def _with_council(title: str, council: CouncilName | None, furniture: str) -> str:
+    """The title with the council's name in it when the title does not carry it, as a reader needs in a list."""
+    if council is None or council.place.lower().split()[0] in title.lower():
+        return title
+    series = _series_name(furniture, council)
+    if series and series.split()[-1].lower() not in title.lower():  # not "... Constitution – Constitution for ..."
+        return f"{series} {title}" if _CONTINUES_SERIES.match(title) else f"{series} – {title}"
+    return f"{council.display} – {title}"
+
+
+def _readable_property_title(title: str) -> str:
+    """A stored PDF/DOCX title when it reads as a document's title, else ""."""
+    title = " ".join(title.split())
+    if len(title.split()) < 2 or len(title) > TITLE_MAX_CHARS or _JUNK_PROPERTY_TITLE.search(title):
+        return ""
+    return title if _KIND_WORDS.search(title) else ""
+
+
+def _title_of(first: str, path: Path, council: CouncilName | None, furniture: str = "", stored: str = "") -> str:
     lines = first.split("\n")
-    title = _field_title(lines)
+    title = _clean_title(_field_title(lines))
+    if title and (to := next((m for line in lines[:12] if (m := _REPORT_TO.match(line))), None)):
+        # a report's subject is often its whole budget's or plan's title: who it went to tells them apart
+        title = f"Report to {to.group('to').strip(' ,.')}: {title}"
     if not title:
         segments, minutes = _cover_segments(lines)
-        title = _tidy_title(_compose(segments, minutes, council))
+        # a form's series label ("Local Councils in England") gives way to the heading that names the document
+        if len(segments) > 1 and not minutes and not _KIND_WORDS.search(segments[0]) \
+                and not _is_council_line(segments[0]):
+            later = next((s for s in segments[1:3] if _KIND_WORDS.search(s)), None)
+            if later:
+                segments = [later, *[s for s in segments if s is not later and s is not segments[0]]]
+        title = _tidy_title(_clean_title(_compose(segments, minutes, council)))
+    if not title:
+        title = _clean_title(_readable_property_title(stored))
     name_title = _title_from_name(path)
     if not title:
         return council.display + " – " + name_title if council else name_title
     if council and title.lower() == council.display.lower():
         return f"{title} – {name_title}"
-    return title
+    return _tidy_title(_with_council(title, council, furniture))
 
 
 # --------------------------------------------------------------------------------------------------------------
@@ -1040,24 +1321,36 @@ def _doc_type_of(first: str, path: Path, title: str) -> str:
 # --------------------------------------------------------------------------------------------------------------
 
 
-def infer_metadata(path: Path, pages: list[Page]) -> DocumentMeta:
-    """Metadata for a file that has no manifest row, from its path and the text of its first page(s).
+def infer_metadata(path: Path, pages: list[Page], furniture: str = "",
+                   props: DocumentProperties | None = None) -> DocumentMeta:
+    """Metadata for a file that has no manifest row, from its path, the text of its pages, the running header or
+    footer cleaning took off its first page (``furniture``) and the file's stored properties.
 
-    ``council``: the folder name when the folder is a council slug (:func:`council_from_folder`). Otherwise the
-    slug (:func:`council_slug`) of the first council named in the first ~3000 characters. Otherwise "unknown".
-    ``title``: see :func:`infer_title`. ``doc_type``: see :func:`infer_doc_type`. ``date``: see :func:`infer_date`.
+    ``council``: :func:`infer_council`. ``title``: :func:`infer_title`. ``doc_type``: :func:`infer_doc_type`.
+    ``date``: :func:`date_evidence`. ``notes`` says, field by field, what each value rests on.
     """
     path = Path(path)
+    props = props or DocumentProperties()
     first = _first_text(pages)
     named = detect_council(_head(pages, HEAD_CHARS))
-    council = council_from_folder(path, named) or (named.slug if named else "") or "unknown"
-    title = _title_of(first, path, named)
+    council, council_why, name = infer_council(path, pages)
+    if name is None:  # the cover's council, unless the folder's suffix names another (OCR's "Hertingeordqury")
+        from_folder = _from_slug(council)
+        name = named if named is not None and (from_folder is None or named.slug == from_folder.slug) else from_folder
+    title = _title_of(first, path, name, furniture, props.title)
+    doc_type = _doc_type_of(first, path, title)
+    date, date_why = date_evidence(path, pages, furniture, props.created, title)
+    if date and not date_why.startswith(WEAK_DATE) and not re.search(r"\b(?:19|20)\d{2}\b", title):
+        # a council has many sets of minutes and many versions of a policy: the date, as the document gives it,
+        # tells them apart (a file's creation date is too weak to put in a title)
+        title = f"{_CUT_DAY.sub('', title)}, {_human_date(date)}"
     return DocumentMeta(
         council=council,
-        doc_type=_doc_type_of(first, path, title),
+        doc_type=doc_type,
         title=title,
-        date=_date_of(first, path),
+        date=date,
         origin="inferred",
+        notes=f"council: {council_why}; date: {date_why}",
     )
 
 
@@ -1066,17 +1359,30 @@ def _manifest_value(row: dict[str, str], key: str) -> str:
     return "" if value == "-" else value
 
 
-def resolve_metadata(path: Path, pages: list[Page], manifests: RowSource | None) -> DocumentMeta:
+def resolve_metadata(path: Path, pages: list[Page], manifests: RowSource | None, furniture: str = "",
+                     props: DocumentProperties | None = None) -> DocumentMeta:
     """Metadata of one document. A manifest row wins field by field, and empty fields fall back to inference.
 
     ``origin`` is "manifest" when a row was found, even if some of its fields were inferred, because the row is what
     a person should edit to correct the document's metadata.
     """
     row = manifests.find(Path(path)) if manifests is not None else None
+    mentions = council_mentions(pages)
     if row is None:
-        return infer_metadata(Path(path), pages)
+        return replace(infer_metadata(Path(path), pages, furniture, props), mentions=mentions)
     given = {key: _manifest_value(row, key) for key in META_FIELDS}
+    notes = "from its MANIFEST.tsv row"
     if not all(given.values()):
-        inferred = infer_metadata(Path(path), pages)
+        inferred = infer_metadata(Path(path), pages, furniture, props)
+        missing = [key for key in META_FIELDS if not given[key]]
         given = {key: given[key] or getattr(inferred, key) for key in META_FIELDS}
-    return DocumentMeta(**given, origin="manifest")
+        notes += f"; {', '.join('type' if k == 'doc_type' else k for k in missing)} inferred ({inferred.notes})"
+    return DocumentMeta(**given, origin="manifest", notes=notes, mentions=mentions)
+
+
+def council_mentions(pages: list[Page]) -> tuple[str, ...]:
+    """Short names (:func:`council_keys`) of every council the document's text names, sorted."""
+    keys: set[str] = set()
+    for council, _ in councils_named(_normalise("\n".join(p.text for p in pages))):
+        keys |= council_keys(council)
+    return tuple(sorted(k for k in keys if k))

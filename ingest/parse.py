@@ -20,7 +20,10 @@ from typing import TYPE_CHECKING
 from clerk.settings import Settings
 from ingest.chunk import MIN_REPEAT_WORDS, Chunker, ChunkingConfig, embedding_text
 from ingest.clean import clean_pages
+from ingest.corrections import CorrectionError, read_sidecar
+from ingest.corrections import apply as apply_overrides
 from ingest.loaders import load_pages
+from ingest.loaders.properties import document_properties
 from ingest.metadata import ManifestIndex, resolve_metadata
 from ingest.tokens import token_counter
 from ingest.types import IngestError, LoadedDocument, Page, page_ranges
@@ -34,6 +37,8 @@ class ParseJob:
     path: Path
     source: str
     doc_id: str
+    #: An officer's corrections kept in the registry (ingest.corrections); a sidecar beside the file adds to them.
+    overrides: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass
@@ -48,6 +53,7 @@ class ParseOutcome:
     embedded_tokens: int = 0  # word pieces the model reads, header included, capped at its window
     error: str | None = None
     status: str = "indexed"
+    overrides: dict[str, str] = field(default_factory=dict)  # the corrections applied (registry and sidecar)
 
 
 _STATE: dict[str, object] = {}
@@ -94,18 +100,53 @@ def _pages_phrase(numbers: list[int]) -> str:
     return f"pages {page_ranges(numbers)} repeat earlier pages"
 
 
+#: Pages whose running headers and footers are kept for metadata (a cover page often has none).
+FURNITURE_PAGES = 3
+
+
+@dataclass
+class ReadPages:
+    """A file's cleaned pages as they are indexed, the warnings met reading it, and its first page's furniture."""
+
+    pages: list[Page]
+    warnings: list[str]
+    #: Lines at the top and bottom of the first pages that cleaning took off (running headers and footers): they
+    #: often carry the council, the document's name and its date ("Trafford Council Constitution – October 2019").
+    furniture: str = ""
+
+
+def read_pages(path: Path, settings: Settings) -> ReadPages:
+    """Load and clean a file as ingest indexes it; IngestError when no page has text."""
+    raw, warnings = load_pages(path, settings)
+    opening_raw = [p.text for p in raw[:FURNITURE_PAGES]]
+    repeats = blank_repeated_pages(raw)  # before cleaning: 999 copies would look like running headers
+    pages: list[Page] = clean_pages(raw)
+    repeats += blank_repeated_pages(pages)  # pages that differed only in page furniture
+    if repeats:
+        warnings.append(f"{_pages_phrase(repeats)} word for word; indexed once")
+    if not any(p.text.strip() for p in pages):
+        raise IngestError("no text found in the file after cleaning")
+    furniture: list[str] = []
+    for before, after in zip(opening_raw, pages, strict=False):
+        kept = " ".join(after.text.split())
+        lines = [" ".join(line.split()) for line in before.split("\n") if line.strip()]
+        edges = lines[:3] + lines[3:][-3:]  # where running headers and footers sit
+        furniture += [line for line in edges if line not in kept and line not in furniture]
+    return ReadPages(pages, warnings, "\n".join(furniture))
+
+
 def parse_file(job: ParseJob, settings: Settings) -> ParseOutcome:
     """Load, clean, describe and chunk one file."""
     try:
-        raw, warnings = load_pages(job.path, settings)
-        repeats = blank_repeated_pages(raw)  # before cleaning: 999 copies would look like running headers
-        pages: list[Page] = clean_pages(raw)
-        repeats += blank_repeated_pages(pages)  # pages that differed only in page furniture
-        if repeats:
-            warnings.append(f"{_pages_phrase(repeats)} word for word; indexed once")
-        if not any(p.text.strip() for p in pages):
-            raise IngestError("no text found in the file after cleaning")
-        meta = resolve_metadata(job.path, pages, _manifests())
+        read = read_pages(job.path, settings)
+        pages, warnings = read.pages, read.warnings
+        meta = resolve_metadata(job.path, pages, _manifests(), read.furniture, document_properties(job.path))
+        try:
+            overrides = read_sidecar(job.path) | job.overrides
+        except CorrectionError as exc:
+            overrides = job.overrides
+            warnings.append(f"metadata corrections not applied: {exc}")
+        meta = apply_overrides(meta, overrides)
         doc = LoadedDocument(
             path=job.path,
             source=job.source,
@@ -120,7 +161,7 @@ def parse_file(job: ParseJob, settings: Settings) -> ParseOutcome:
         counter = chunker.counter
         tokens = counter.count([n.text for n in nodes])
         embedded = sum(min(t + 2, counter.window) for t in counter.count(texts))
-        return ParseOutcome(job, doc, nodes, texts, tokens, embedded)
+        return ParseOutcome(job, doc, nodes, texts, tokens, embedded, overrides=overrides)
     except IngestError as exc:
         return ParseOutcome(job, error=str(exc), status=exc.status)
     except Exception as exc:  # a parser bug must not stop the batch either

@@ -15,7 +15,7 @@ import multiprocessing
 import os
 import time
 from collections import deque
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -26,6 +26,7 @@ import numpy as np
 from clerk.settings import Settings
 from ingest.access import restriction
 from ingest.chunk import doc_id_for
+from ingest.corrections import Correction, CorrectionError, correct, names, read_sidecar
 from ingest.discover import discover, source_for
 from ingest.loaders import check_size
 from ingest.lock import ingest_lock
@@ -44,7 +45,16 @@ PARSE_AHEAD = 32
 #: The version of reading, cleaning and splitting that made a document's chunks. Raise it when
 #: a change makes the same file yield other chunks: an index built before then processes its
 #: unchanged files once more on the next ingest, instead of keeping chunks this clerk would not make.
-PROCESSING = "2"
+PROCESSING = "5"
+
+def processing_version(settings: Settings) -> str:
+    """What made a document's chunks: :data:`PROCESSING` and the settings that change the text read.
+
+    A file indexed with tables read one way is processed again when ``tables`` changes, like one
+    indexed by an earlier clerk.
+    """
+    return f"{PROCESSING}/tables={settings.tables}"
+
 
 #: Outcomes of one file in one run.
 INDEXED, UNCHANGED, DUPLICATE, FAILED, NEEDS_OCR, PRUNED, SKIPPED = (
@@ -156,6 +166,22 @@ class Ingester:
         with ingest_lock(self.settings.index, on_wait=progress.waiting):
             return self._run(paths, prune, progress)
 
+    def correct(self, ref: str, changes: dict[str, str], on_wait: Callable[[], None] | None = None) -> Correction:
+        """Correct the metadata of the indexed document ``ref`` names (id, path, source or file name).
+
+        Takes the ingest lock like a run: the correction writes the registry and,
+        for a new title, the vectors. Raises :class:`CorrectionError` when ``ref``
+        names no document or several.
+        """
+        with ingest_lock(self.settings.index, on_wait=on_wait):
+            found = [d for d in self.store.registry.documents() if d.named_by(ref) and d.status != "duplicate"]
+            if not found:
+                raise CorrectionError(f"no indexed document matches {ref!r} (see `clerk docs`)")
+            if len(found) > 1:
+                raise CorrectionError(f"{ref!r} names {len(found)} documents: "
+                                      + ", ".join(d.source for d in found[:5]) + "; give its path")
+            return correct(self.store, self.embedder, found[0], changes, self.settings.uploads_dir)
+
     def _run(self, paths: list[Path], prune: bool, progress: Progress) -> IngestReport:
         t0 = time.perf_counter()
         report = IngestReport()
@@ -219,7 +245,7 @@ class Ingester:
             marking = restriction(path, manifests)
             remarked = rec.restricted != marking
             rec.restricted = marking
-            current = rec.processing == PROCESSING and rec.doc_id not in redo
+            current = rec.processing == processing_version(self.settings) and rec.doc_id not in redo
             if rec.status in ("indexed", "stale") and rec.indexed_sha256 == digest and current:
                 if rec.status == "stale":  # the file went back to the indexed version
                     rec.status, rec.error, rec.sha256 = "indexed", None, digest
@@ -227,7 +253,8 @@ class Ingester:
                 if remarked:  # restricted or released without a content change: no re-embed needed
                     self.store.record(rec)
                 claimed.setdefault(digest, rec.source)
-                plan.results.append(FileResult(rec.source, UNCHANGED, rec.pages, rec.chunks))
+                plan.results.append(FileResult(rec.source, UNCHANGED, rec.pages, rec.chunks,
+                                               self._sidecar_corrections(path, rec)))
                 continue
             owner = claimed.get(digest) or self._indexed_owner(digest, rec.doc_id)
             if owner is not None:
@@ -240,7 +267,7 @@ class Ingester:
                 continue
             claimed[digest] = rec.source
             rec.sha256 = digest
-            plan.jobs.append((ParseJob(path, rec.source, rec.doc_id), rec))
+            plan.jobs.append((ParseJob(path, rec.source, rec.doc_id, dict(rec.overrides)), rec))
         return plan
 
     def _new_doc_id(self, source: str) -> str:
@@ -316,11 +343,12 @@ class Ingester:
         assert doc is not None
         meta = doc.meta
         rec.status, rec.error, rec.duplicate_of = "indexed", None, None
-        rec.indexed_sha256, rec.processing = rec.sha256, PROCESSING
+        rec.indexed_sha256, rec.processing = rec.sha256, processing_version(self.settings)
         rec.warnings = list(doc.warnings)
         rec.council, rec.doc_type, rec.title, rec.date, rec.meta_origin = (
-            meta.council, meta.doc_type, meta.title, meta.date, meta.origin,
+            meta.council, meta.doc_type, meta.title, meta.date, meta.origin_note,
         )
+        rec.mentions, rec.overrides = list(meta.mentions), dict(out.overrides)
         rec.pages, rec.ocr_pages, rec.chunks = len(doc.pages), doc.ocr_pages, len(out.nodes)
         self.store.write_document(rec, doc.pages, out.nodes, vectors, out.tokens)
         report.pages += len(doc.pages)
@@ -328,6 +356,17 @@ class Ingester:
         report.embedded_tokens += out.embedded_tokens
         note = f"{doc.ocr_pages} page(s) OCR'd" if doc.ocr_pages else "; ".join(doc.warnings)
         return FileResult(rec.source, INDEXED, len(doc.pages), len(out.nodes), note)
+
+    def _sidecar_corrections(self, path: Path, rec: DocumentRecord) -> str:
+        """Apply an unchanged file's edited ``.meta.toml`` sidecar without reading the file; the note to report."""
+        try:
+            wanted = read_sidecar(path)
+        except CorrectionError as exc:
+            return f"metadata corrections not applied: {exc}"
+        if all(rec.overrides.get(k) == v for k, v in wanted.items()):
+            return ""
+        done = correct(self.store, self.embedder, rec, wanted)
+        return "metadata corrected: " + ", ".join(names(done.changed)) if done.changed else ""
 
     def _record_failure(self, out: ParseOutcome, rec: DocumentRecord) -> FileResult:
         """Report a file that could not be indexed; keep any earlier version of it searchable."""

@@ -60,6 +60,8 @@ CREATE TABLE IF NOT EXISTS documents (
     duplicate_of TEXT,
     restricted TEXT,                    -- NULL: public; else why only officers may see it (ingest.access)
     processing TEXT,                    -- ingest.pipeline.PROCESSING that made its chunks
+    mentions TEXT NOT NULL DEFAULT '[]', -- short names of the councils its text names (ingest.metadata.council_keys)
+    overrides TEXT NOT NULL DEFAULT '{}', -- an officer's corrections of council/doc_type/title/date; kept on re-ingest
     updated_at REAL NOT NULL
 );
 CREATE TABLE IF NOT EXISTS pages (
@@ -130,10 +132,26 @@ class DocumentRecord:
     restricted: str | None = None
     #: The version of reading and splitting that made its chunks (``ingest.pipeline.PROCESSING``).
     processing: str | None = None
+    #: Short names (slug, initials, place) of every council its text names: a question naming one searches it.
+    mentions: list[str] = field(default_factory=list)
+    #: Metadata an officer corrected (``clerk docs --set``, the Documents tab): wins over manifest and inference.
+    overrides: dict[str, str] = field(default_factory=dict)
     updated_at: float = 0.0
 
     def to_dict(self) -> dict:
         return asdict(self)
+
+    def named_by(self, ref: str) -> bool:
+        """Does ``ref`` (id, source, path relative to the corpus, or file name) name this document?"""
+        ref = ref.strip().replace("\\", "/")
+        if not ref:
+            return False
+        source = self.source.replace("\\", "/")
+        return (
+            ref in (self.doc_id, source, self.path)
+            or source.endswith("/" + ref.lstrip("./"))
+            or self.path.endswith("/" + ref.lstrip("./"))
+        )
 
     def status_text(self) -> str:
         """The status as a reader sees it: with the error, the document it duplicates, and any restriction."""
@@ -294,6 +312,10 @@ class Registry:
             self.conn.execute("ALTER TABLE documents ADD COLUMN restricted TEXT")
         if "processing" not in have:
             self.conn.execute("ALTER TABLE documents ADD COLUMN processing TEXT")
+        if "mentions" not in have:
+            self.conn.execute("ALTER TABLE documents ADD COLUMN mentions TEXT NOT NULL DEFAULT '[]'")
+        if "overrides" not in have:
+            self.conn.execute("ALTER TABLE documents ADD COLUMN overrides TEXT NOT NULL DEFAULT '{}'")
 
     def version(self) -> tuple[int, int]:
         """See :func:`data_version`: equal values mean nothing in the registry changed in between."""
@@ -350,6 +372,8 @@ class Registry:
         rec.updated_at = time.time()
         values = rec.to_dict()
         values["warnings"] = json.dumps(rec.warnings)
+        values["mentions"] = json.dumps(rec.mentions)
+        values["overrides"] = json.dumps(rec.overrides, ensure_ascii=False)
         cols = list(values)
         (conn or self.conn).execute(
             f"INSERT OR REPLACE INTO documents ({', '.join(cols)}) VALUES ({', '.join('?' for _ in cols)})",
@@ -369,6 +393,28 @@ class Registry:
                 f"INSERT INTO chunks ({', '.join(_CHUNK_COLUMNS)}) VALUES ({', '.join('?' for _ in _CHUNK_COLUMNS)})",
                 [_chunk_row(n, t) for n, t in zip(nodes, tokens, strict=True)],
             )
+            self.upsert_document(rec, conn)
+
+    def redescribe(self, rec: DocumentRecord) -> None:
+        """A document's council, type, title or date changed, not its text: its row and its chunks' copies, at once.
+
+        Chunks keep their ids (their text is the same). A new title is also in
+        the lexical index, so then the chunk rows are written again, which the
+        FTS triggers follow; otherwise the columns are updated in place.
+        """
+        with self.transaction() as conn:
+            rows = conn.execute("SELECT * FROM chunks WHERE doc_id = ? ORDER BY ordinal", (rec.doc_id,)).fetchall()
+            if any(r["title"] != rec.title for r in rows):
+                conn.execute("DELETE FROM chunks WHERE doc_id = ?", (rec.doc_id,))
+                fresh = [dict(r) | {"title": rec.title, "council": rec.council, "doc_type": rec.doc_type,
+                                    "date": rec.date} for r in rows]
+                conn.executemany(
+                    f"INSERT INTO chunks ({', '.join(_CHUNK_COLUMNS)}) VALUES ({', '.join('?' for _ in _CHUNK_COLUMNS)})",
+                    [[r[c] for c in _CHUNK_COLUMNS] for r in fresh],
+                )
+            else:
+                conn.execute("UPDATE chunks SET council = ?, doc_type = ?, date = ? WHERE doc_id = ?",
+                             (rec.council, rec.doc_type, rec.date, rec.doc_id))
             self.upsert_document(rec, conn)
 
     def delete_document(self, doc_id: str) -> None:
@@ -478,6 +524,8 @@ def _sum_by_row(ids: np.ndarray, scores: np.ndarray) -> tuple[np.ndarray, np.nda
 def _record(row: sqlite3.Row) -> DocumentRecord:
     d = dict(row)
     d["warnings"] = json.loads(d.get("warnings") or "[]")
+    d["mentions"] = json.loads(d.get("mentions") or "[]")
+    d["overrides"] = json.loads(d.get("overrides") or "{}")
     return DocumentRecord(**d)
 
 

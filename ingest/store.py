@@ -200,6 +200,21 @@ class Store:
         self.registry.replace_content(rec, pages, nodes, tokens)
         self._delete_vectors(old_ids - set(new_ids))
 
+    def redescribe(self, rec: DocumentRecord, vectors: dict[str, np.ndarray] | None = None) -> None:
+        """New metadata for an indexed document; ``vectors``: its chunks embedded again under a new title.
+
+        Vectors first, then the registry, as for a new version: a crash between
+        the two leaves the old metadata with the new title's vectors, which a
+        repeat of the correction repairs.
+        """
+        if vectors:
+            ids = list(vectors)
+            for lo in range(0, len(ids), _CHROMA_BATCH):
+                part = ids[lo : lo + _CHROMA_BATCH]
+                with self._server():
+                    self.collection.update(ids=part, embeddings=np.stack([vectors[i] for i in part]))
+        self.registry.redescribe(rec)
+
     def record(self, rec: DocumentRecord) -> None:
         """Update a document's row only (status, error, duplicate), leaving its chunks alone."""
         self.registry.upsert_document(rec)

@@ -58,6 +58,13 @@ class DocumentMeta:
     title: str = ""
     date: str = ""  # ISO 8601, possibly partial: "2025", "2025-02", "2025-02-13"
     origin: str = "inferred"  # "manifest" or "inferred"
+    notes: str = ""  # why each inferred field has its value ("council: folder trafford/ and ...; title: ...")
+    mentions: tuple[str, ...] = ()  # short names of every council the text names (ingest.metadata.council_keys)
+
+    @property
+    def origin_note(self) -> str:
+        """What ``clerk docs`` shows as the metadata's origin: where it came from and why."""
+        return f"{self.origin}: {self.notes}" if self.notes else self.origin
 
 
 @dataclass

@@ -104,3 +104,21 @@ def access_settings(tmp_path_factory, embedder):
     report = Ingester(settings, embedder=embedder).run([root])
     assert report.ok and report.count("indexed") == 4, report.results
     return settings
+
+
+@pytest.fixture(scope="session")
+def bare_corpus(tmp_path_factory, embedder, tesseract):
+    """The bundled corpus as a council brings it: its folders copied without MANIFEST.tsv or .clerkignore, indexed.
+
+    Yields ``(settings, root)``: every document's council, type, title and date
+    here is inferred, which is what every council's own library gets.
+    """
+    from evals.metadata import copy_without_manifest
+    from ingest.pipeline import Ingester
+
+    tmp = tmp_path_factory.mktemp("bare")
+    root = copy_without_manifest(CORPUS, tmp / "documents")
+    settings = make_settings(tmp, parse_workers=1)
+    report = Ingester(settings, embedder=embedder).run([root])
+    assert report.ok and report.count("indexed") == 68 and report.count("duplicate") == 1, report.results
+    return settings, root

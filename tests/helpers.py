@@ -8,9 +8,11 @@ import shutil
 import socket
 import subprocess
 import sys
-from collections.abc import Iterator
+import tracemalloc
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import TypeVar
 
 from clerk.settings import Settings
 
@@ -49,6 +51,19 @@ def encrypted_copy(rel: str, dest: Path, user_password: str) -> Path:
     with dest.open("wb") as fh:
         writer.write(fh)
     return dest
+
+
+T = TypeVar("T")
+
+
+def peak_memory(work: Callable[[], T]) -> tuple[T, int]:
+    """What ``work`` returns and the most memory Python allocated while it ran (tracemalloc)."""
+    tracemalloc.start()
+    try:
+        result = work()
+        return result, tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
 
 
 def free_port() -> int:

@@ -14,6 +14,8 @@ import zipfile
 import zlib
 from pathlib import Path
 
+from pypdf import PdfReader, PdfWriter
+
 from tests.helpers import corpus_file
 
 #: Real council prose (ASCII, so the standard PDF fonts draw it) for garbled-layer PDFs.
@@ -188,3 +190,47 @@ def _zip_header(signature: bytes, name: str, crc: int, packed: int, size: int, o
     if offset is None:
         return signature + struct.pack("<H", 20) + common + encoded
     return signature + struct.pack("<HH", 20, 20) + common + struct.pack("<HHHLL", 0, 0, 0, 0, offset) + encoded
+
+
+def docx_entity_bomb(path: Path, levels: int = 9) -> Path:
+    """The corpus grants policy with a "billion laughs" DTD in ``word/document.xml``.
+
+    Ten ``lol`` entities per level over ``levels`` levels, the last referenced
+    in the heading's first word: resolved, that ``&lol9;`` alone would expand
+    to 10**9 copies of "lol" (3 GB). A parser that does not resolve entities
+    reads the document without it; libxml2 refuses to parse one whose entities
+    amplify too much (here from five levels up) whether it resolves them or not.
+    """
+    entities = b'<!ENTITY lol "lol">' + b"".join(
+        b'<!ENTITY lol%d "%s">' % (k, (b"&lol%d;" % (k - 1) if k > 1 else b"&lol;") * 10) for k in range(1, levels + 1)
+    )
+    with zipfile.ZipFile(corpus_file(WORD_SOURCE)) as source, zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as z:
+        for info in source.infolist():
+            data = source.read(info)
+            if info.filename == "word/document.xml":
+                declaration, rest = data.split(b"?>", 1)
+                heading = b"<w:t>Grants</w:t>"  # the heading's first run: " Policy" is in the next one
+                assert heading in rest, "the grants policy's heading is not where the bomb puts its entity"
+                rest = rest.replace(heading, b"<w:t>Grants &lol%d;</w:t>" % levels, 1)
+                data = declaration + b"?><!DOCTYPE w:document [" + entities + b"]>" + rest
+            z.writestr(info.filename, data)
+    return path
+
+
+#: Trafford's members' allowances scheme: its page 9 (the mileage rates) is the page repeated below.
+PART6 = "trafford/trafford-constitution-part-6-members-allowances.pdf"
+
+
+def repeated_page_pdf(path: Path, copies: int = 1000, page_index: int = 8) -> Path:
+    """Page 9 of Trafford's allowances scheme (the mileage rates), ``copies`` times.
+
+    What a form printed a thousand times, or a scan fed through over and over,
+    looks like to ingest: one page of real text and a thousand page numbers.
+    """
+    source = PdfReader(corpus_file(PART6))
+    writer = PdfWriter()
+    for _ in range(copies):
+        writer.add_page(source.pages[page_index])
+    with path.open("wb") as fh:
+        writer.write(fh)
+    return path

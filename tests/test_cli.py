@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -90,3 +92,23 @@ def test_every_command_that_opens_an_index_takes_chroma_url():
     for command in (["ingest"], ["docs"], ["ask", "q"], ["eval"], ["serve"]):
         args = parser.parse_args([*command, "--chroma-url", "http://127.0.0.1:8000"])
         assert args.chroma_url == "http://127.0.0.1:8000", command
+
+
+def test_ingest_output_to_a_log_is_one_plain_line_per_file_with_its_full_path(tmp_path):
+    """Piped into a log or grep, each file is one unwrapped line: outcome, full path, then counts or the reason."""
+    deep = tmp_path / "a folder with a long name for council papers" / "b" / "archive 2019-2025 minutes and reports"
+    copy_corpus_files(deep, ["nwldc/lga-case-study-council-wide-assurance.txt"])
+    (deep / "a truncated copy of the budget report with a very long file name indeed.pdf").write_bytes(b"%PDF-1.4\n")
+    exe = Path(sys.executable).with_name("clerk")
+    proc = subprocess.run([str(exe), "ingest", str(deep), "--index", str(tmp_path / "idx")],
+                          capture_output=True, text=True, check=False, env={**os.environ, "COLUMNS": "60"})
+    assert proc.returncode == 1
+    lines = proc.stdout.splitlines()
+    failed = [ln for ln in lines if ln.startswith("failed\t")]
+    indexed = [ln for ln in lines if ln.startswith("indexed\t")]
+    assert len(failed) == 1 and len(indexed) == 1, proc.stdout
+    outcome, path, reason = failed[0].split("\t")
+    assert path == str(deep / "a truncated copy of the budget report with a very long file name indeed.pdf")
+    assert reason.startswith("not a readable PDF")
+    assert indexed[0].split("\t")[1] == str(deep / "nwldc" / "lga-case-study-council-wide-assurance.txt")
+    assert re.fullmatch(r"\d+ pages, \d+ chunks", indexed[0].split("\t")[2])

@@ -14,20 +14,25 @@ restricted is ever in the page a visitor receives before their role is known.
 
 from __future__ import annotations
 
+import json
 import mimetypes
 import re
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import gradio as gr
 from fastapi import FastAPI, HTTPException, Request
-from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Response
+from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, RedirectResponse, Response
+from gradio.utils import get_upload_folder
 
 from assistant import Assistant
+from assistant.llm import LLMError
 from assistant.query import council_display_names
 from assistant.types import Filters, Passage
 from clerk.settings import Settings
 from evals.gold import GoldFormatError
+from ingest.metadata import DOC_TYPES
 from ingest.registry import DocumentRecord
 from ui.accounts import Accounts, Sessions, Viewer
 from ui.evaluation import latest_run, report_view, run_gold, summary_line
@@ -176,7 +181,7 @@ def build_blocks(assistant: Assistant, library: Library, accounts: Accounts) -> 
                     with gr.Column(visible=manages_before_sign_in) as adder:
                         restrict = gr.Textbox(label="Restricted: reason (e.g. Exempt: Schedule 12A para 3); "
                                               "leave empty to publish", visible=False, elem_id="upload-restricted")
-                        upload = gr.File(label="Add documents (PDF, DOCX, HTML, TXT, MD)", file_count="multiple",
+                        upload = gr.File(label="Add documents (PDF, DOCX, HTML, TXT, MD, XLSX, CSV, PPTX)", file_count="multiple",
                                          elem_id="upload")
                         progress = gr.Markdown("", elem_id="upload-progress")
                     with gr.Column(visible=manages_before_sign_in) as remover:
@@ -184,6 +189,18 @@ def build_blocks(assistant: Assistant, library: Library, accounts: Accounts) -> 
                                              elem_id="delete-pick")
                         delete = gr.Button("Delete", variant="stop")
                         deleted = gr.Markdown("", elem_id="delete-status")
+                with gr.Accordion("Correct a document's council, type, title or date", open=False,
+                                  visible=manages_before_sign_in, elem_id="correct") as corrector:
+                    fix_pick = gr.Dropdown(deletable(docs), label="Document", elem_id="correct-pick")
+                    with gr.Row():
+                        fix_council = gr.Textbox(label="Council (short id, e.g. trafford or kent-cc)",
+                                                 elem_id="correct-council")
+                        fix_type = gr.Dropdown([(t.replace("_", " "), t) for t in DOC_TYPES], label="Type",
+                                               elem_id="correct-type")
+                        fix_date = gr.Textbox(label="Date (YYYY, YYYY-MM or YYYY-MM-DD)", elem_id="correct-date")
+                    fix_title = gr.Textbox(label="Title", elem_id="correct-title")
+                    fix_save = gr.Button("Save the correction", variant="primary")
+                    fixed = gr.Markdown("", elem_id="correct-status")
                 ticker = gr.Timer(1.0, active=False)
 
             with gr.Tab("Evaluation", id="evaluation"):
@@ -247,6 +264,13 @@ def build_blocks(assistant: Assistant, library: Library, accounts: Accounts) -> 
             except ValueError as exc:  # a scope that matches no document
                 history[-1] = {"role": "assistant", "content": f"<p class='refusal'>{esc(str(exc))}</p>"}
                 yield history, past, gr.skip(), gr.skip(), gr.skip(), ""
+            except LLMError as exc:  # the chat model's server failed: say so, keep what was shown
+                # the reason names the model's endpoint: for whoever runs the server, not for every visitor
+                print(f"clerk serve: the chat model failed: {exc}", file=sys.stderr, flush=True)
+                said = f"<p>{esc(shown)}</p>" if shown else ""
+                history[-1] = {"role": "assistant", "content": said + "<p class='refusal'>The chat model could not "
+                               "finish this answer. Ask again in a moment; the server's log says why.</p>"}
+                yield history, past, gr.skip(), gr.skip(), gr.skip(), ""
 
         inputs = [box, chat, turns, *scope_inputs]
         outputs = [chat, turns, sources, status, copy_md, box]
@@ -268,10 +292,11 @@ def build_blocks(assistant: Assistant, library: Library, accounts: Accounts) -> 
         chat.like(judged, [turns, comment], [thanks, comment])
 
         # --- documents -----------------------------------------------------------------------------
-        def doc_choices(viewer: Viewer, **extra) -> tuple[dict, dict]:
-            """New choices for the scope and delete pickers after the library changed (``extra``: delete picker)."""
+        def doc_choices(viewer: Viewer, **extra) -> tuple[dict, dict, dict]:
+            """New choices for the scope, delete and correct pickers after the library changed (``extra``: the last two)."""
             now, _, now_titles = catalogue(viewer)
-            return gr.update(choices=[(t, i) for i, t in now_titles.items()]), gr.update(choices=deletable(now), **extra)
+            return (gr.update(choices=[(t, i) for i, t in now_titles.items()]),
+                    gr.update(choices=deletable(now), **extra), gr.update(choices=deletable(now), **extra))
 
         def added(files: list[str] | None, reason: str, request: gr.Request) -> tuple:
             viewer = viewer_of(request)
@@ -284,33 +309,62 @@ def build_blocks(assistant: Assistant, library: Library, accounts: Accounts) -> 
                 library.add([f if isinstance(f, str) else f.name for f in files], restricted or None)
             except RuntimeError as exc:
                 return str(exc), gr.skip(), gr.skip()
-            return library.progress_text(), gr.Timer(active=True), None
+            return library.progress_text(viewer.sees_restricted), gr.Timer(active=True), None
 
         def tick(query: str, request: gr.Request) -> tuple:
             viewer = viewer_of(request)
             done = not library.busy
-            choices = doc_choices(viewer) if done else (gr.skip(), gr.skip())
-            return (library.progress_text(), library.rows(query, viewer.sees_restricted), gr.Timer(active=not done),
-                    *choices)
+            choices = doc_choices(viewer) if done else (gr.skip(), gr.skip(), gr.skip())
+            # The progress names the files being added and the documents they duplicate, restricted ones
+            # too: it is for those who may add documents (the page's timer runs only for them anyway).
+            progress_ = library.progress_text(viewer.sees_restricted) if viewer.manages else ""
+            return progress_, library.rows(query, viewer.sees_restricted), gr.Timer(active=not done), *choices
 
         def listing(query: str, request: gr.Request) -> list[list[object]]:
             return library.rows(query, viewer_of(request).sees_restricted)
 
         upload.upload(added, [upload, restrict], [progress, ticker, upload])
-        ticker.tick(tick, [search], [progress, table, ticker, document, doomed])
+        ticker.tick(tick, [search], [progress, table, ticker, document, doomed, fix_pick])
         search.change(listing, [search], [table])
         refresh.click(listing, [search], [table])
 
         def remove(doc_id: str | None, query: str, request: gr.Request) -> tuple:
             viewer = viewer_of(request)
             if not viewer.manages:
-                return "Only officers may delete documents.", gr.skip(), gr.skip(), gr.skip()
+                return "Only officers may delete documents.", gr.skip(), gr.skip(), gr.skip(), gr.skip()
             if not doc_id or doc_id not in {d.doc_id for d in library.documents(viewer.sees_restricted)}:
-                return "Pick a document to delete.", gr.skip(), gr.skip(), gr.skip()
+                return "Pick a document to delete.", gr.skip(), gr.skip(), gr.skip(), gr.skip()
             note = library.delete(doc_id)
             return note, library.rows(query, viewer.sees_restricted), *doc_choices(viewer, value=None)
 
-        delete.click(remove, [doomed, search], [deleted, table, document, doomed])
+        delete.click(remove, [doomed, search], [deleted, table, document, doomed, fix_pick])
+
+        def correction_form(doc_id: str | None, request: gr.Request) -> tuple:
+            """The picked document's current council, type, title and date, to correct."""
+            viewer = viewer_of(request)
+            rec = next((d for d in library.documents(viewer.sees_restricted) if d.doc_id == doc_id), None)
+            if rec is None or not viewer.manages:
+                return "", None, "", "", ""
+            return rec.council or "", rec.doc_type, rec.title or "", rec.date or "", rec.meta_origin or ""
+
+        def save_correction(doc_id: str | None, council_: str, kind_: str | None, title_: str, date_: str, query: str,
+                            request: gr.Request) -> tuple:
+            viewer = viewer_of(request)
+            if not viewer.manages:
+                return "Only officers may correct documents.", gr.skip(), gr.skip(), gr.skip(), gr.skip()
+            rec = next((d for d in library.documents(viewer.sees_restricted) if d.doc_id == doc_id), None)
+            if rec is None:
+                return "Pick a document to correct.", gr.skip(), gr.skip(), gr.skip(), gr.skip()
+            given = {"council": council_, "doc_type": kind_ or "", "title": title_, "date": date_}
+            now = {"council": rec.council or "", "doc_type": rec.doc_type or "", "title": rec.title or "",
+                   "date": rec.date or ""}
+            changes = {k: (v or "").strip() for k, v in given.items() if (v or "").strip() != now[k]}
+            note = library.correct(rec.doc_id, changes) if changes else "Nothing to change: edit a field first."
+            return note, library.rows(query, viewer.sees_restricted), *doc_choices(viewer)
+
+        fix_pick.change(correction_form, [fix_pick], [fix_council, fix_type, fix_title, fix_date, fixed])
+        fix_save.click(save_correction, [fix_pick, fix_council, fix_type, fix_title, fix_date, search],
+                       [fixed, table, document, doomed, fix_pick])
 
         # --- evaluation ----------------------------------------------------------------------------
         def evaluate_upload(file, request: gr.Request, progress=gr.Progress()) -> tuple:  # noqa: B008 (Gradio injects it)
@@ -346,10 +400,11 @@ def build_blocks(assistant: Assistant, library: Library, accounts: Accounts) -> 
                 gr.update(visible=viewer.manages), gr.update(choices=deletable(visible_docs)),
                 gr.update(visible=viewer.sees_restricted), gr.update(visible=viewer.manages),
                 text, gr.update(value=images, visible=bool(images)),
+                gr.update(visible=viewer.manages), gr.update(choices=deletable(visible_docs) if viewer.manages else []),
             )
 
         blocks.load(personalise, None, [account, document, council, kind, table, adder, remover, doomed, restrict,
-                                        eval_controls, report, gallery])
+                                        eval_controls, report, gallery, corrector, fix_pick])
     return blocks
 
 
@@ -366,6 +421,7 @@ def build_app(settings: Settings) -> FastAPI:
 
     if accounts.enabled:
         _add_sign_in(app, accounts, sessions, signed_in)
+    _only_uploaded_files(app)
 
     @app.get("/files/{doc_id}")
     def original_file(doc_id: str, request: Request) -> FileResponse:
@@ -390,6 +446,54 @@ def build_app(settings: Settings) -> FastAPI:
     blocks = build_blocks(assistant, Library(assistant), accounts)
     return gr.mount_gradio_app(app, blocks, path="/", theme=THEME, css=CSS, head=PAGE_SCRIPT, footer_links=[],
                                auth_dependency=signed_in if accounts.enabled else None)
+
+
+def _only_uploaded_files(app: FastAPI) -> None:
+    """Refuse any call on Gradio's API that names a file this server was not sent through its upload route.
+
+    An event's JSON names its files by their path on the server
+    (``{"path": ..., "meta": {"_type": "gradio.FileData"}}``) and Gradio copies
+    each into its cache before the handler runs. Gradio refuses paths outside
+    its upload folder only in an app it launched itself, not in one mounted on
+    FastAPI as this one is; without this check a chat history naming
+    ``/srv/minutes/exempt-report.pdf`` (any visitor may send one) was copied
+    and handed back as a download link, restricted or not, and an upload
+    naming any readable file was added to the library.
+    """
+    uploads = Path(get_upload_folder()).resolve()
+
+    @app.middleware("http")
+    async def files_must_be_uploads(request: Request, call_next) -> Response:
+        # Every JSON body, whatever its route or prefix (a proxy may add one); uploads are multipart.
+        if request.method == "POST" and not request.headers.get("content-type", "").startswith("multipart/"):
+            try:
+                named = list(_named_paths(json.loads(await request.body() or b"null")))
+            except ValueError:  # not JSON: Gradio refuses it itself
+                named = []
+            except RecursionError:  # nested deeper than any event's data
+                named = [""]
+            if not all(_inside(p, uploads) for p in named):
+                return JSONResponse({"detail": "only files uploaded to this server may be named"}, status_code=400)
+        return await call_next(request)
+
+
+def _inside(path: str, folder: Path) -> bool:
+    try:
+        return Path(path).resolve().is_relative_to(folder)
+    except (OSError, ValueError):  # a NUL byte, a loop of links
+        return False
+
+
+def _named_paths(value: object) -> Iterator[str]:
+    """Every ``path`` string of a JSON payload, however deep (a file of a chat message, a list of uploads)."""
+    if isinstance(value, dict):
+        if isinstance(value.get("path"), str):
+            yield value["path"]
+        for v in value.values():
+            yield from _named_paths(v)
+    elif isinstance(value, list):
+        for v in value:
+            yield from _named_paths(v)
 
 
 def _add_sign_in(app: FastAPI, accounts: Accounts, sessions: Sessions, signed_in) -> None:

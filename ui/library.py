@@ -22,6 +22,8 @@ from pathlib import Path
 
 from assistant import Assistant
 from ingest.access import sidecar_for
+from ingest.corrections import CorrectionError, names, validate
+from ingest.corrections import sidecar_for as meta_sidecar_for
 from ingest.loaders import SUPPORTED_SUFFIXES, oversized
 from ingest.pipeline import FAILED, NEEDS_OCR, FileResult, Ingester, Progress
 from ingest.registry import DocumentRecord
@@ -144,13 +146,23 @@ class Library:
         docs = [d for d in self.assistant.store.registry.documents() if include_restricted or not d.restricted]
         return sorted(docs, key=lambda d: (d.council or "", d.title or d.source))
 
+    def restricted_sources(self) -> set[str]:
+        """Sources of the restricted documents: a note naming one is withheld from those who may not see it."""
+        return {d.source for d in self.assistant.store.registry.documents() if d.restricted}
+
     def rows(self, query: str = "", include_restricted: bool = False) -> list[list[object]]:
-        """Table rows, filtered by words that must all appear in title, council, type or file."""
+        """Table rows, filtered by words that must all appear in title, council, type or file.
+
+        A public copy of a restricted document is listed as a "duplicate" without
+        naming the restricted original to a viewer who may not see it.
+        """
         words = query.lower().split()
+        hidden = set() if include_restricted else self.restricted_sources()
         out = []
         for d in self.documents(include_restricted):
+            status = "duplicate" if d.duplicate_of in hidden else d.status_text()
             row = [d.title or Path(d.source).name, d.council or "", (d.doc_type or "").replace("_", " "), d.date or "", d.pages,
-                   d.chunks, d.status_text(), d.source]
+                   d.chunks, status, d.source]
             haystack = " ".join(str(v) for v in row).lower()
             if all(w in haystack for w in words):
                 out.append(row)
@@ -257,11 +269,12 @@ class Library:
             path.unlink(missing_ok=True)
             sidecar_for(path).unlink(missing_ok=True)
 
-    def progress_text(self) -> str:
-        """What the page shows under the upload box."""
+    def progress_text(self, include_restricted: bool = True) -> str:
+        """What the page shows under the upload box; without ``include_restricted``, no restricted file is named."""
         job = self.job
         if job is None:
             return ""
+        hidden = set() if include_restricted else self.restricted_sources()
         lines = []
         if job.files and not job.finished:
             embedded = f", {job.chunks_embedded} of {job.chunks_planned} passages embedded" if job.chunks_planned else ""
@@ -269,13 +282,39 @@ class Library:
         elif job.files:
             added = [r for r in job.results if r.outcome == "indexed"]
             other = [r for r in job.results if r.outcome not in ("indexed", FAILED, NEEDS_OCR)]
+            shown = [(r, r.note if r.note and not any(h in r.note for h in hidden) else "") for r in other]
             lines.append(f"Added {len(added)} of {len(job.files)} file(s)."
-                         + "".join(f" {Path(r.source).name}: {r.outcome}{' (' + r.note + ')' if r.note else ''}."
-                                   for r in other))
+                         + "".join(f" {Path(r.source).name}: {r.outcome}{' (' + note + ')' if note else ''}."
+                                   for r, note in shown))
         lines += [f"**Not added:** {e}" for e in job.errors]
         return "\n\n".join(lines)
 
     # --- deleting ------------------------------------------------------------------------------
+    def correct(self, doc_id: str, changes: dict[str, str]) -> str:
+        """Correct a document's council, type, title or date (see :mod:`ingest.corrections`); what was done.
+
+        Only a new title embeds the document's passages again; an upload's
+        correction is also written beside its file, so it travels with it.
+        """
+        with self._lock:
+            if self.busy:
+                return "Documents are being added; correct this one when that has finished."
+            store = Store(self.settings)
+            try:
+                ingester = Ingester(self.settings, store=store, embedder=self.assistant.embedder)
+                done = ingester.correct(doc_id, validate(changes))
+            except CorrectionError as exc:
+                return f"Not changed: {exc}."
+            finally:
+                store.close()
+            self._refreshed()
+        if not done.changed:
+            return "Nothing to change: the document already says that."
+        said = ", ".join(f"{name} now {after!r}" for name, (_, after) in zip(names(done.changed), done.changed.values(),
+                                                                          strict=True))
+        again = f" {done.reembedded} passages were embedded again for the new title." if done.reembedded else ""
+        return f"Saved: {said}.{again}"
+
     def delete(self, doc_id: str) -> str:
         """Remove a document's chunks from the index (and its file, if it was uploaded here)."""
         rec = self.assistant.store.registry.by_id(doc_id)
@@ -290,5 +329,6 @@ class Library:
             if path.resolve().is_relative_to(uploads) and path.is_file():
                 path.unlink()
                 sidecar_for(path).unlink(missing_ok=True)
+                meta_sidecar_for(path).unlink(missing_ok=True)
             self._refreshed()
         return f"Deleted {rec.title or rec.source} ({rec.chunks} passages)."

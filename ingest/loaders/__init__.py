@@ -8,13 +8,15 @@ prefixes it), so one bad file never crashes a batch.
 
 The file name is not trusted blindly: a file is refused by size before any
 byte is read, and a file whose first bytes show another supported format (an
-HTML error page saved as ``.pdf``, a PDF named ``.docx``) is read as what it
-is, with a warning. Text that comes out as glyph soup (a binary file named
-``.txt``) is refused rather than indexed; see :mod:`ingest.readability`.
+HTML error page saved as ``.pdf``, a PDF named ``.docx``, a CSV export named
+``.xlsx``, a workbook named ``.docx``) is read as what it is, with a warning.
+Text that comes out as glyph soup (a binary file named ``.txt``) is refused
+rather than indexed; see :mod:`ingest.readability`.
 """
 
 from __future__ import annotations
 
+import csv
 import zipfile
 from collections.abc import Callable
 from pathlib import Path
@@ -23,6 +25,8 @@ from clerk.settings import Settings
 from ingest.loaders.docx import load_docx
 from ingest.loaders.html import load_html
 from ingest.loaders.pdf import load_pdf
+from ingest.loaders.slides import load_pptx
+from ingest.loaders.spreadsheet import load_csv, load_xlsx
 from ingest.loaders.text import load_text
 from ingest.readability import measure
 from ingest.types import IngestError, Page
@@ -38,14 +42,28 @@ _LOADERS: dict[str, Loader] = {
     ".htm": load_html,
     ".txt": load_text,
     ".md": load_text,
+    ".xlsx": load_xlsx,
+    ".csv": load_csv,
+    ".pptx": load_pptx,
 }
 
 SUPPORTED_SUFFIXES: frozenset[str] = frozenset(_LOADERS)
 
 #: How a warning names each format: ("is ...", "read as ...").
-_NAMES = {".pdf": ("a PDF", "PDF"), ".docx": ("a Word .docx file", "Word .docx"), ".html": ("an HTML page", "HTML")}
-#: Suffixes of binary formats: an HTML page under one of these names is an HTML page.
-_BINARY_SUFFIXES = frozenset({".pdf", ".docx"})
+_NAMES = {
+    ".pdf": ("a PDF", "PDF"),
+    ".docx": ("a Word .docx file", "Word .docx"),
+    ".xlsx": ("an Excel .xlsx workbook", "Excel .xlsx"),
+    ".pptx": ("a PowerPoint .pptx file", "PowerPoint .pptx"),
+    ".html": ("an HTML page", "HTML"),
+    ".csv": ("a CSV file", "CSV"),
+}
+#: Office formats and the part every package of that format holds.
+_PACKAGES = {".docx": "word/document.xml", ".xlsx": "xl/workbook.xml", ".pptx": "ppt/presentation.xml"}
+#: Suffixes of binary formats: an HTML page or a CSV table under one of these names is what its text says.
+_BINARY_SUFFIXES = frozenset({".pdf", *_PACKAGES})
+#: Formats told from text, which a text file may quote or resemble: they win only over a binary format's name.
+_TEXT_FORMATS = frozenset({".html", ".csv"})
 
 
 def load_pages(path: Path, settings: Settings) -> tuple[list[Page], list[str]]:
@@ -71,17 +89,18 @@ def load_pages(path: Path, settings: Settings) -> tuple[list[Page], list[str]]:
 def _real_suffix(path: Path) -> tuple[str, list[str]]:
     """The suffix of the format the file really holds, and a warning when that is not what its name says.
 
-    PDF and zip signatures are unambiguous and win over any name. An HTML
-    signature wins only over a binary format's name: a text file may quote HTML.
+    PDF and zip signatures are unambiguous and win over any name. HTML and CSV
+    win only over a binary format's name: a text file may quote HTML, and a
+    note or a Markdown table may have commas on every line.
     """
     named = path.suffix.lower()
     found = sniff(path)
     if found is None or found == named or (found == ".html" and named in (".htm", ".html")):
         return named, []
-    if found == ".html" and named not in _BINARY_SUFFIXES:
+    if found in _TEXT_FORMATS and named not in _BINARY_SUFFIXES:
         return named, []
     if found == ".zip":
-        if named == ".docx":
+        if named in _PACKAGES:  # a package without its main part: the format's loader says what is missing
             return named, []
         raise IngestError(f"is a zip archive, not {_NAMES[named][0] if named in _NAMES else 'a ' + named + ' file'}")
     what, read_as = _NAMES[found]
@@ -89,30 +108,50 @@ def _real_suffix(path: Path) -> tuple[str, list[str]]:
 
 
 def sniff(path: Path) -> str | None:
-    """The format the first bytes of a file show: ".pdf", ".docx", ".zip", ".html", or None."""
+    """The format the first bytes of a file show: ".pdf", ".docx", ".xlsx", ".pptx", ".zip", ".html", ".csv", or None."""
     try:
         with path.open("rb") as fh:
-            head = fh.read(1024)
+            sample = fh.read(8192)
     except OSError:
         return None  # the loader reports why the file cannot be opened
+    head = sample[:1024]
     if b"%PDF-" in head:  # the PDF header may follow up to 1 KB of junk
         return ".pdf"
     if head.startswith(b"PK\x03\x04"):
-        return ".docx" if _is_word_package(path) else ".zip"
+        return _package_kind(path)
     text = head.lstrip(b"\xef\xbb\xbf \t\r\n").lower()
     if text.startswith((b"<!doctype html", b"<html", b"<head", b"<body")):
         return ".html"
     if text.startswith((b"<?xml", b"<!--")) and b"<html" in text:
         return ".html"
+    if _is_csv(sample):
+        return ".csv"
     return None
 
 
-def _is_word_package(path: Path) -> bool:
+def _package_kind(path: Path) -> str | None:
+    """Which Office format a zip package holds, ".zip" for none; None for a damaged one (its loader says why)."""
     try:
         with zipfile.ZipFile(path) as package:
-            return "word/document.xml" in package.namelist()
+            names = set(package.namelist())
     except (zipfile.BadZipFile, OSError):
-        return True  # a damaged package named .docx: let the Word loader say what is wrong
+        return None
+    return next((suffix for suffix, part in _PACKAGES.items() if part in names), ".zip")
+
+
+def _is_csv(sample: bytes) -> bool:
+    """Whether the first lines of a file are text split by one delimiter into the same two or more fields."""
+    if b"\x00" in sample:
+        return False
+    lines = sample.decode("utf-8", errors="replace").lstrip("\ufeff").splitlines()[:-1][:20]  # the last may be cut
+    lines = [line for line in lines if line.strip()]
+    if len(lines) < 2 or any(ch < " " and ch != "\t" for line in lines for ch in line):
+        return False
+    for delimiter in ",;\t":
+        counts = [len(fields) for fields in csv.reader(lines, delimiter=delimiter)]
+        if counts[0] >= 2 and sum(n == counts[0] for n in counts) >= 0.8 * len(counts):
+            return True
+    return False
 
 
 def _refuse_garbled(pages: list[Page]) -> None:

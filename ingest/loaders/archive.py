@@ -1,4 +1,4 @@
-"""Zip packages (DOCX, and any other zip-based format) checked before a parser unpacks them.
+"""Zip packages (DOCX, XLSX, PPTX) checked before a parser unpacks them.
 
 A zip bomb is a small file that unpacks to gigabytes: 1 MB of deflated spaces
 becomes 1 GB of XML. python-docx reads every part of a package into memory,
@@ -12,6 +12,10 @@ so the package is checked first, without unpacking anything big:
    caught too: Python's zipfile stops at the declared size and the part's
    CRC-32 no longer matches, which is reported as damage. Memory stays at a
    few MB whatever the package holds.
+
+An Office file saved with a password is not a zip package at all but an OLE
+compound file holding the encrypted package, as is an old binary .doc, .xls
+or .ppt; :func:`check_package` says which before any parser sees it.
 """
 
 from __future__ import annotations
@@ -30,6 +34,39 @@ MAX_RATIO = 200
 #: Parts smaller than this are never refused for their ratio (tiny parts compress oddly).
 RATIO_FLOOR = 1 << 20
 _STEP = 1 << 20
+#: The first bytes of an OLE compound file: an old binary Office file, or an Office file saved with a password.
+OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
+#: The stream that holds the package of a password-protected Office file, as its OLE directory names it.
+_ENCRYPTED_STREAM = "EncryptedPackage".encode("utf-16-le")
+
+
+def check_package(path: Path, settings: Settings, kind: str, suffix: str, old_format: str) -> None:
+    """Refuse what is not a complete, safely sized zip package of ``suffix`` (".xlsx"; before 2007 ``old_format``).
+
+    Office libraries only say "not a zip file" (or "package not found") for a
+    password-protected file, which leaves an officer guessing; the reason here
+    says what to do about it.
+    """
+    if not zipfile.is_zipfile(path):
+        with path.open("rb") as fh:
+            is_ole = fh.read(len(OLE_MAGIC)) == OLE_MAGIC
+        if is_ole and _holds_encrypted_package(path):
+            raise IngestError(f"not a readable {kind}: it is protected with a password (save it without one)")
+        if is_ole:  # an OLE file without an encrypted package is a pre-2007 binary file
+            raise IngestError(f"not a readable {kind}: it is an old binary {old_format} file (save it as {suffix})")
+        raise IngestError(f"not a readable {kind}: it is not a complete zip package")
+    check_zip(path, settings, kind)
+
+
+def _holds_encrypted_package(path: Path) -> bool:
+    """Whether an OLE file's directory names an ``EncryptedPackage`` stream (read in 1 MB steps)."""
+    tail = b""
+    with path.open("rb") as fh:
+        while block := fh.read(_STEP):
+            if _ENCRYPTED_STREAM in tail + block:
+                return True
+            tail = block[-len(_ENCRYPTED_STREAM) :]
+    return False
 
 
 def check_zip(path: Path, settings: Settings, kind: str) -> None:

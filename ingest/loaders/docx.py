@@ -22,7 +22,7 @@ from docx.table import Table, _Cell
 from docx.text.paragraph import Paragraph
 
 from clerk.settings import Settings
-from ingest.loaders.archive import check_zip
+from ingest.loaders.archive import check_package
 from ingest.types import IngestError, Page
 
 _P = qn("w:p")
@@ -30,10 +30,6 @@ _TBL = qn("w:tbl")
 _SDT = qn("w:sdt")
 _SDT_CONTENT = qn("w:sdtContent")
 _TC = qn("w:tc")
-
-
-#: The first bytes of an OLE compound file: an old binary .doc, or a Word file saved with a password.
-_OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
 
 
 def load_docx(path: Path, settings: Settings) -> tuple[list[Page], list[str]]:
@@ -44,15 +40,8 @@ def load_docx(path: Path, settings: Settings) -> tuple[list[Page], list[str]]:
 
 
 def _open(path: Path, settings: Settings) -> WordDocument:
-    if not zipfile.is_zipfile(path):  # a .docx is a zip package; python-docx would only say "not found"
-        with path.open("rb") as fh:
-            if fh.read(len(_OLE_MAGIC)) == _OLE_MAGIC:
-                raise IngestError(
-                    "not a readable Word .docx file: it is password-protected or an old binary .doc "
-                    "(save it as .docx without a password)"
-                )
-        raise IngestError("not a readable Word .docx file: it is not a complete zip package")
-    check_zip(path, settings, "Word .docx file")  # before python-docx reads every part into memory
+    # a .docx is a zip package (python-docx would only say "not found"), checked before every part is read
+    check_package(path, settings, "Word .docx file", ".docx", ".doc")
     try:
         return Document(str(path))
     except zipfile.BadZipFile as exc:

@@ -16,6 +16,12 @@ A text layer can also be present and wrong: a font whose character map sends
 each code to another letter extracts as glyph soup. Such pages are found by
 :mod:`ingest.readability` and handled like pages with no text layer (OCR'd, or
 dropped with a warning), so junk is never indexed as if it were text.
+
+Tables are read last (:mod:`ingest.loaders.tables`, setting ``tables``), once
+OCR and the readability checks have decided on today's PDFium text: a page
+with a table gets that text with each table's region replaced by one line per
+row carrying its column headers; every other page, and every OCR'd one, keeps
+its text as it was.
 """
 
 from __future__ import annotations
@@ -35,6 +41,7 @@ from pypdf.errors import DependencyError
 
 from clerk.settings import Settings
 from ingest.loaders.ocr import ocr_available, ocr_pdf_page
+from ingest.loaders.tables import read_tables
 from ingest.readability import Readability, measure
 from ingest.types import IngestError, NeedsOCR, Page, page_ranges
 
@@ -58,7 +65,7 @@ class _ListHandler(logging.Handler):
 
 
 @contextmanager
-def _captured_pypdf_messages() -> Iterator[list[str]]:
+def captured_pypdf_messages() -> Iterator[list[str]]:
     """pypdf log records and Python warnings raised while the block runs, as strings."""
     logger = logging.getLogger("pypdf")
     handler = _ListHandler()
@@ -78,7 +85,7 @@ def _captured_pypdf_messages() -> Iterator[list[str]]:
 def load_pdf(path: Path, settings: Settings) -> tuple[list[Page], list[str]]:
     """Pages of a PDF (1-based, as a viewer numbers them) and warnings about the file."""
     warnings: list[str] = []
-    with _captured_pypdf_messages() as messages:
+    with captured_pypdf_messages() as messages:
         reader = _open(path, messages)
         engine = _pdfium(path)
         try:
@@ -89,6 +96,7 @@ def load_pdf(path: Path, settings: Settings) -> tuple[list[Page], list[str]]:
                 engine.close()
     warnings[:0] = _summarise(messages)
     _fill_textless_pages(path, [p for p in pages if p.number not in blank], settings, warnings)
+    read_tables(path, pages, settings.tables)
     return pages, warnings
 
 

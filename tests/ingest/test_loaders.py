@@ -30,7 +30,7 @@ def _squash(text: str) -> str:
 
 
 def test_supported_suffixes() -> None:
-    assert frozenset({".pdf", ".docx", ".html", ".htm", ".txt", ".md"}) == SUPPORTED_SUFFIXES
+    assert frozenset({".pdf", ".docx", ".html", ".htm", ".txt", ".md", ".xlsx", ".csv", ".pptx"}) == SUPPORTED_SUFFIXES
 
 
 def test_pdf_pages_are_numbered_like_a_viewer_and_hold_their_own_text() -> None:
@@ -282,9 +282,10 @@ def test_empty_file(tmp_path: Path) -> None:
 
 
 def test_unsupported_suffix(tmp_path: Path) -> None:
-    sheet = tmp_path / "budget.xlsx"
+    sheet = tmp_path / "budget.xls"
     sheet.write_bytes(b"PK\x03\x04 not really a spreadsheet")
-    assert load_error(sheet) == "unsupported file type '.xlsx' (supported: .docx, .htm, .html, .md, .pdf, .txt)"
+    assert load_error(sheet) == ("unsupported file type '.xls' "
+                                 "(supported: .csv, .docx, .htm, .html, .md, .pdf, .pptx, .txt, .xlsx)")
 
 
 def test_oversized_file(tmp_path: Path) -> None:

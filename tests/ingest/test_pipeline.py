@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from ingest.pipeline import DUPLICATE, FAILED, INDEXED, PRUNED, UNCHANGED, Ingester, Progress
+from ingest.pipeline import DUPLICATE, FAILED, INDEXED, PRUNED, UNCHANGED, Ingester, Progress, processing_version
 from ingest.store import Store
 from tests.helpers import copy_corpus_files, encrypted_copy, make_settings
 
@@ -185,6 +185,17 @@ def test_files_split_by_an_earlier_clerk_are_processed_again_once(tmp_path, corp
     assert sorted(again.values()).count(UNCHANGED) == len(FILES) - 1
     assert _state(ing.store) == (ids, ids), "the same file split the same way: the same chunks, no duplicates"
     assert ing.run([corpus]).count(UNCHANGED) == len(FILES)
+
+
+def test_reading_tables_another_way_processes_the_files_again(tmp_path, corpus, embedder):
+    """The ``tables`` setting changes the text a PDF yields: switching it re-reads the files once (all of them, which is simplest), then nothing."""
+    plain = Ingester(make_settings(tmp_path, tables="off"), embedder=embedder)
+    plain.run([corpus])
+    plain.store.close()
+    tables = Ingester(make_settings(tmp_path, tables="all"), embedder=embedder)
+    assert tables.run([corpus]).count(INDEXED) == len(FILES)
+    assert tables.run([corpus]).count(UNCHANGED) == len(FILES)
+    assert {d.processing for d in tables.store.registry.documents()} == {processing_version(tables.settings)}
 
 
 def test_hostile_batch_is_reported_file_by_file_and_the_rest_indexed(tmp_path, corpus, embedder, monkeypatch):
