@@ -54,6 +54,7 @@ eval: index
 bench: setup
 	$(PY) -m pip install -q -e '.[bench]'
 	$(PY) benchmarks/ingest.py
+	$(PY) benchmarks/hostile.py
 	$(CLERK) ingest --quiet
 	$(PY) benchmarks/answer.py
 	$(PY) benchmarks/concurrency.py

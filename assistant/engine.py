@@ -222,9 +222,7 @@ class Assistant:
             yield StreamEvent("delta", text=refusal)
         elif backend == "extractive":
             answer = self._extractive(retrieval, scored, question, id, confidence)
-            for piece in _CITED_PIECE.split(answer.answer):  # one quoted sentence (with its markers) at a time
-                if piece:
-                    yield StreamEvent("delta", text=piece)
+            yield from _deltas(answer.answer)
         else:
             with self._generators_lock:  # questions answered at once share one model per backend
                 gen = self._generators.get(backend)
@@ -244,6 +242,7 @@ class Assistant:
                 fallback.backend = f"extractive (fallback: {answer.backend} gave no supported sentence)"
                 fallback.unsupported = answer.unsupported
                 answer = fallback
+                yield from _deltas(answer.answer)  # nothing was shown yet: a reader of the stream gets this text
         timings["answer"] = (time.perf_counter() - t0) * 1000 - sum(timings.values())
         timings["total"] = (time.perf_counter() - t0) * 1000
         answer.timings_ms = timings
@@ -277,6 +276,13 @@ class Assistant:
         text = (parts[0] + "\n" + "\n".join(f"- {p}" for p in parts[1:])) if listed else " ".join(parts)
         return Answer(question=question, answer=lead + text, refused=False, citations=builder.citations,
                       backend="extractive", id=id, query=retrieval.query.text, confidence=confidence)
+
+
+def _deltas(text: str) -> Iterator[StreamEvent]:
+    """An answer's text as stream events, one quoted sentence (with its markers) at a time."""
+    for piece in _CITED_PIECE.split(text):
+        if piece:
+            yield StreamEvent("delta", text=piece)
 
 
 def _closest_documents(passages: list[Passage], n: int = 3) -> list[str]:

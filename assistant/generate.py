@@ -9,6 +9,7 @@ support nor a citation number that names no passage.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 
 from assistant.cite import CitationBuilder
@@ -29,12 +30,24 @@ Rules:
 5. Be brief: at most three sentences."""
 
 
+#: A closing fence tag, in any case or spacing: a model would read it as the end of the passage.
+_FENCE_END = re.compile(r"</\s*passage\s*>", re.I)
+
+
+def _fenced(text: str) -> str:
+    """``text`` with no closing fence tag left; one pass is not enough, as removing
+    a tag can join the text around it into another ("</pas</passage>sage>")."""
+    while _FENCE_END.search(text):
+        text = _FENCE_END.sub("", text)
+    return text
+
+
 def build_messages(question: str, passages: list[Passage], max_chars: int = 1200) -> list[dict[str, str]]:
     """The chat messages: rules, then the fenced passages, then the question."""
     blocks = []
     for n, p in enumerate(passages, 1):
-        where = f"{p.title}, page {p.page_start}" + (f", {p.section}" if p.section else "")
-        body = p.text[:max_chars].replace("</passage>", "")
+        where = _fenced(f"{p.title}, page {p.page_start}" + (f", {p.section}" if p.section else ""))
+        body = _fenced(p.text[:max_chars])
         blocks.append(f'<passage n="{n}" source="{where}">\n{body}\n</passage>')
     user = "Passages:\n" + "\n\n".join(blocks) + f"\n\nQuestion: {question}\nAnswer with citations:"
     return [{"role": "system", "content": SYSTEM_PROMPT}, {"role": "user", "content": user}]

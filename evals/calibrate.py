@@ -12,7 +12,7 @@ Three fits, in the order the assistant applies them:
    also reported under 5-fold cross-validation, so the in-sample numbers are
    not mistaken for what a new question will see.
 
-    python -m evals.calibrate [--gold evals/gold/dev.jsonl]
+    python -m evals.calibrate [--gold evals/gold/dev.jsonl] [--out assistant/calibration.json]
 """
 
 from __future__ import annotations
@@ -22,11 +22,12 @@ import datetime as dt
 import json
 import math
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
 from assistant import Assistant
-from assistant.calibration import REFUSAL_FEATURES, Calibration, load_calibration
+from assistant.calibration import CALIBRATION_PATH, REFUSAL_FEATURES, Calibration, load_calibration
 from assistant.refusal import refusal_features
 from assistant.rerank import FEATURES, FeatureReranker
 from assistant.types import Filters
@@ -132,15 +133,16 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--gold", default=str(DEV))
     ap.add_argument("--refusal-only", action="store_true", help="keep the fitted retrieval weights; refit refusal")
+    ap.add_argument("--out", type=Path, default=CALIBRATION_PATH,
+                    help="where to write the fitted calibration (a trial fit need not replace the assistant's)")
     args = ap.parse_args()
-    from pathlib import Path
 
     gold = load_gold(Path(args.gold))
     answerable = [g for g in gold if g.answerable]
     a = Assistant()
     if args.refusal_only:
         cal = load_calibration()
-        refit_refusal(a, gold, cal, dict(cal.provenance))
+        refit_refusal(a, gold, cal, dict(cal.provenance), args.out)
         return
     cal = Calibration()
     start = dict(cal.rerank_weights)
@@ -189,11 +191,13 @@ def main() -> None:
 
     a.reranker = FeatureReranker(a.sentence_vectors, a.term_weights, a.retriever.chunk_vectors, weights)
     report.update({"gold": Path(args.gold).name, "questions": len(gold), "answerable": len(answerable)})
-    refit_refusal(a, gold, cal, report)
+    refit_refusal(a, gold, cal, report, args.out)
 
 
-def refit_refusal(a: Assistant, gold: list[GoldQuestion], cal: Calibration, report: dict) -> None:
-    """Fit the refusal model on the assistant as configured, save, and print what was measured."""
+def refit_refusal(
+    a: Assistant, gold: list[GoldQuestion], cal: Calibration, report: dict, out: Path = CALIBRATION_PATH
+) -> None:
+    """Fit the refusal model on the assistant as configured, save it to ``out``, and print what was measured."""
     a.calibration = cal
     a.reranker = FeatureReranker(a.sentence_vectors, a.term_weights, a.retriever.chunk_vectors, cal.rerank_weights)
     rows, labels = [], []
@@ -238,7 +242,7 @@ def refit_refusal(a: Assistant, gold: list[GoldQuestion], cal: Calibration, repo
     }
     report["fitted"] = dt.date.today().isoformat()
     cal.provenance = report
-    cal.save()
+    cal.save(out)
     print(json.dumps(report, indent=1), "threshold", cal.refusal_threshold)
 
 

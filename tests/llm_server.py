@@ -10,9 +10,16 @@ network and no hub. It implements just what clerk uses of the OpenAI API:
 
 Errors use OpenAI's envelope ``{"error": {"message", "type", "param", "code"}}``:
 unknown paths give 404, an unknown model 404 (``model_not_found``), bad JSON or
-missing messages 400. An empty or missing ``model`` means the one served model,
-as llama.cpp's server does. ``usage`` is not reported and ``finish_reason`` is
-always "stop": :class:`LocalChat` returns text only.
+missing messages 400. A model that fails before its first word is an HTTP error
+(500, or the status of an :class:`HTTPFailure`); one that fails mid-stream, once
+the headers are sent, is reported in-band as ``data: {"error": ...}``, as OpenAI
+does. An empty or missing ``model`` means the one served model, as llama.cpp's
+server does. ``usage`` is not reported and ``finish_reason`` is always "stop":
+:class:`LocalChat` returns text only.
+
+The server serves any :class:`~assistant.llm.ChatModel` and keeps every request
+it received (``ChatServer.requests``), so tests/scripted_llm.py reuses it with
+replies chosen by each test.
 
 Run: ``python tests/llm_server.py --port 8080`` and point clerk at
 ``http://127.0.0.1:8080/v1``. It prints a line starting with "ready" once the
@@ -27,6 +34,7 @@ import os
 import sys
 import time
 import uuid
+from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -34,7 +42,24 @@ from typing import Any
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a script from anywhere
 
-from assistant.llm import LLMError, LocalChat, packaged_smollm2_path  # noqa: E402
+from assistant.llm import ChatModel, LLMError, LocalChat, packaged_smollm2_path  # noqa: E402
+
+
+class HTTPFailure(LLMError):
+    """A model failure the server answers with this HTTP status (a plain :class:`LLMError` is a 500)."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+@dataclass(frozen=True)
+class Request:
+    """One request as the server received it: ``body`` is the parsed JSON, None when there was none or it was bad."""
+
+    method: str
+    path: str
+    body: object = None
 
 
 class ChatHandler(BaseHTTPRequestHandler):
@@ -60,6 +85,9 @@ class ChatHandler(BaseHTTPRequestHandler):
     def _error(self, status: int, message: str, type_: str = "invalid_request_error", **extra: str) -> None:
         self._json(status, {"error": {"message": message, "type": type_, "param": None, "code": None, **extra}})
 
+    def _failure(self, exc: LLMError) -> None:
+        self._error(exc.status if isinstance(exc, HTTPFailure) else 500, str(exc), type_="server_error")
+
     def _chunk(self, data: bytes) -> None:
         self.wfile.write(b"%x\r\n%s\r\n" % (len(data), data))
         self.wfile.flush()
@@ -67,6 +95,7 @@ class ChatHandler(BaseHTTPRequestHandler):
     # -- routes ------------------------------------------------------------------
 
     def do_GET(self) -> None:
+        self.server.requests.append(Request("GET", self.path))
         if self.path.rstrip("/") == "/v1/models":
             self._json(
                 200,
@@ -88,13 +117,15 @@ class ChatHandler(BaseHTTPRequestHandler):
     def do_POST(self) -> None:
         length = int(self.headers.get("Content-Length") or 0)
         raw = self.rfile.read(length) if length else b""
-        if self.path.split("?")[0].rstrip("/") != "/v1/chat/completions":
-            self._error(404, f"Unknown request URL: POST {self.path}")
-            return
         try:
             body = json.loads(raw or b"null")
         except ValueError as exc:
+            self.server.requests.append(Request("POST", self.path))
             self._error(400, f"We could not parse the JSON body of your request: {exc}")
+            return
+        self.server.requests.append(Request("POST", self.path, body))
+        if self.path.split("?")[0].rstrip("/") != "/v1/chat/completions":
+            self._error(404, f"Unknown request URL: POST {self.path}")
             return
         if not isinstance(body, dict):
             self._error(400, "The request body must be a JSON object.")
@@ -118,7 +149,7 @@ class ChatHandler(BaseHTTPRequestHandler):
         try:
             text = self.server.chat.complete(messages, max_tokens=max_tokens, temperature=temperature)
         except LLMError as exc:
-            self._error(500, str(exc), type_="server_error")
+            self._failure(exc)
             return
         self._json(
             200,
@@ -132,6 +163,12 @@ class ChatHandler(BaseHTTPRequestHandler):
         )
 
     def _stream(self, model: str, messages: list[dict[str, str]], max_tokens: int, temperature: float) -> None:
+        deltas = iter(self.server.chat.stream(messages, max_tokens=max_tokens, temperature=temperature))
+        try:  # the first word before the headers: a model that cannot start is an HTTP error, as OpenAI's are
+            first = next(deltas, None)
+        except LLMError as exc:
+            self._failure(exc)
+            return
         self.send_response(200)
         self.send_header("Content-Type", "text/event-stream")
         self.send_header("Cache-Control", "no-cache")
@@ -150,7 +187,9 @@ class ChatHandler(BaseHTTPRequestHandler):
 
         try:
             event({"role": "assistant", "content": ""})
-            for text in self.server.chat.stream(messages, max_tokens=max_tokens, temperature=temperature):
+            if first is not None:
+                event({"content": first})
+            for text in deltas:
                 event({"content": text})
             event({}, "stop")
         except LLMError as exc:
@@ -167,16 +206,21 @@ class ChatHandler(BaseHTTPRequestHandler):
 
 
 class ChatServer(ThreadingHTTPServer):
-    """Threading so /v1/models answers while a generation runs; LocalChat serialises generations."""
+    """Threading so /v1/models answers while a generation runs; LocalChat serialises generations.
+
+    ``requests`` lists every request received, in order (appending to a list is atomic, so the
+    handler threads need no lock).
+    """
 
     daemon_threads = True
 
-    def __init__(self, port: int, chat: LocalChat, model_id: str, verbose: bool = False) -> None:
+    def __init__(self, port: int, chat: ChatModel, model_id: str, verbose: bool = False) -> None:
         super().__init__(("127.0.0.1", port), ChatHandler)
         self.chat = chat
         self.model_id = model_id
         self.created = int(time.time())
         self.verbose = verbose
+        self.requests: list[Request] = []
 
 
 def main(argv: list[str] | None = None) -> None:

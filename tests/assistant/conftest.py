@@ -1,4 +1,4 @@
-"""The local chat-model server the generative tests talk to, and path helpers for citations."""
+"""The chat-model servers the generative tests talk to (SmolLM2, and one with scripted replies); citation paths."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from collections.abc import Iterator
 import pytest
 
 from tests.helpers import ROOT, free_port, running_server
+from tests.scripted_llm import ScriptedLLM, scripted_llm
 
 
 def relative(source: str) -> str:
@@ -24,9 +25,11 @@ def llm_server() -> Iterator[str]:
     """tests/llm_server.py on a free port; yields its base URL (``http://127.0.0.1:N/v1``).
 
     It runs the transformers engine on purpose: that is the one every `make setup`
-    machine has, while llama.cpp is covered by the llama_cpp tests below. One thread:
-    on a 2-core box that is busy with anything else, two threads run several times
-    slower than one (both engines wait on their slowest thread every token).
+    machine has. llama.cpp is an optional extra that `make setup` does not install, so
+    its tests in test_llm.py are skipped unless it was installed by hand
+    (docs/ASSISTANT.md, Backends). One thread: on a 2-core box that is busy with
+    anything else, two threads run several times slower than one (both engines wait
+    on their slowest thread every token).
     """
     port = free_port()
     cmd = [sys.executable, str(ROOT / "tests" / "llm_server.py"), "--port", str(port), "--runtime", "transformers",
@@ -34,3 +37,16 @@ def llm_server() -> Iterator[str]:
     with running_server(cmd, ready="ready", timeout=300):
         yield f"http://127.0.0.1:{port}/v1"
 
+
+@pytest.fixture(scope="session")
+def scripted_server() -> Iterator[ScriptedLLM]:
+    """tests/scripted_llm.py on a thread, for the whole session (it starts in milliseconds)."""
+    with scripted_llm() as llm:
+        yield llm
+
+
+@pytest.fixture()
+def scripted(scripted_server: ScriptedLLM) -> ScriptedLLM:
+    """The scripted chat server with no replies queued and no requests received yet."""
+    scripted_server.reset()
+    return scripted_server

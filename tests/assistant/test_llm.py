@@ -5,6 +5,8 @@ exercise real sockets, the real OpenAI wire format (JSON and server-sent events)
 and a real model, offline. SmolLM2 is tiny: it copies a name from its context
 reliably under both engines, so that is what the grounded check asks for;
 with a room number or a quorum it sometimes paraphrased the fact away.
+tests/scripted_llm.py, the same HTTP server with replies chosen by the test,
+checks what the client sends and how it reports a server's error status.
 """
 
 from __future__ import annotations
@@ -25,6 +27,9 @@ import pytest
 from assistant.llm import LLMError, LocalChat, OpenAIChat, chat_model, packaged_smollm2_path
 from clerk.settings import Settings
 from tests.helpers import free_port, server_env, stop_process
+from tests.llm_server import HTTPFailure
+from tests.scripted_llm import MODEL_ID as SCRIPTED_ID
+from tests.scripted_llm import Reply
 
 ROOT = Path(__file__).resolve().parents[2]
 MODEL_ID = "SmolLM2-135M-Instruct.Q4_1"  # tests/llm_server.py serves the GGUF under its file stem
@@ -84,6 +89,33 @@ def test_wrong_path_gives_the_http_status(llm_server):
     chat = OpenAIChat(llm_server.removesuffix("/v1"), model=MODEL_ID)  # forgot the /v1
     with pytest.raises(LLMError, match=r"/chat/completions .*answered HTTP 404"):
         chat.complete(GROUNDED, max_tokens=8, temperature=0)
+
+
+# --------------------------------------------------------------------------- against tests/scripted_llm.py
+
+
+def test_complete_and_stream_send_the_request_and_return_the_reply(scripted):
+    chat = OpenAIChat(scripted.url, model=SCRIPTED_ID, timeout=10)
+    scripted.script("Reserves stand at £30m [2].", Reply("Reserves stand at £30m [2].", piece=5))
+    assert chat.complete(GROUNDED, max_tokens=MAX_TOKENS, temperature=0.3) == "Reserves stand at £30m [2]."
+    assert list(chat.stream(GROUNDED, max_tokens=MAX_TOKENS, temperature=0)) == [
+        "Reser", "ves s", "tand ", "at £3", "0m [2", "]."
+    ]
+    sent = [r.body for r in scripted.requests]
+    assert sent == [
+        {"model": SCRIPTED_ID, "messages": GROUNDED, "max_tokens": MAX_TOKENS, "temperature": 0.3, "stream": False},
+        {"model": SCRIPTED_ID, "messages": GROUNDED, "max_tokens": MAX_TOKENS, "temperature": 0, "stream": True},
+    ]
+
+
+def test_a_status_from_the_server_is_raised_with_its_message(scripted):
+    chat = OpenAIChat(scripted.url, model=SCRIPTED_ID, timeout=10)
+    scripted.script(HTTPFailure(429, "rate limit reached"), HTTPFailure(429, "rate limit reached"))
+    with pytest.raises(LLMError, match=r"answered HTTP 429 Too Many Requests: .*rate limit reached"):
+        chat.complete(GROUNDED, max_tokens=8, temperature=0)
+    with pytest.raises(LLMError, match=r"answered HTTP 429 Too Many Requests: .*rate limit reached"):
+        list(chat.stream(GROUNDED, max_tokens=8, temperature=0))
+    assert len(scripted.requests) == 2 and scripted.pending == 0
 
 
 # --------------------------------------------------------------------------- failures without a model

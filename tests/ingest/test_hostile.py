@@ -3,29 +3,36 @@
 The files are built at test time from real corpus documents (see tests/hostile.py):
 garbled text layers, HTML saved as .pdf, zip bombs, sparse 200 MB files, odd
 encodings and a page repeated 1,000 times. None of these tests loads the
-embedding model; the batch behaviour is in test_pipeline.py.
+embedding model; the batch behaviour is in test_pipeline.py. How fast these
+inputs are refused or read is measured in benchmarks/hostile.py, against normal
+corpus files in the same run; the tests here bound memory, not time.
 """
 
 from __future__ import annotations
 
 import random
 import shutil
-import time
-import tracemalloc
 import zipfile
 from pathlib import Path
 
 import pytest
-from pypdf import PdfReader, PdfWriter
+from pypdf import PdfReader
 
 from clerk.settings import Settings
 from ingest.loaders import load_pages
-from ingest.loaders.ocr import ocr_available
 from ingest.parse import ParseJob, parse_file
 from ingest.readability import MIN_PAIR_SCORE, measure
 from ingest.types import NeedsOCR
-from tests.helpers import corpus_file, load_error
-from tests.hostile import WORD_SOURCE, docx_zip_bomb, pdf_with_text_layers, prose_lines, scrambled_alphabet
+from tests.helpers import ROOT, corpus_file, load_error, peak_memory
+from tests.hostile import (
+    WORD_SOURCE,
+    docx_entity_bomb,
+    docx_zip_bomb,
+    pdf_with_text_layers,
+    prose_lines,
+    repeated_page_pdf,
+    scrambled_alphabet,
+)
 
 SETTINGS = Settings(ocr=False)
 MIB = 1 << 20
@@ -33,6 +40,8 @@ MIB = 1 << 20
 
 def _text(rel: str) -> str:
     return "\n".join(p.text for p in load_pages(corpus_file(rel), SETTINGS)[0])
+
+
 
 
 # --- readability: language versus glyph soup ---------------------------------------------------
@@ -115,8 +124,7 @@ def test_garbled_pages_beside_good_ones_are_dropped_and_named(tmp_path: Path) ->
     assert warnings[0].endswith("and OCR is turned off (CLERK_OCR); not indexed")
 
 
-@pytest.mark.skipif(not ocr_available(), reason="Tesseract is not installed")
-def test_garbled_page_is_read_by_ocr_when_ocr_is_on(tmp_path: Path) -> None:
+def test_garbled_page_is_read_by_ocr_when_ocr_is_on(tmp_path: Path, tesseract) -> None:
     lines = [prose_lines(skip=0), prose_lines(skip=40, count=12)]
     pdf = pdf_with_text_layers(tmp_path / "report.pdf", lines, garbled={2})
     pages, warnings = load_pages(pdf, Settings(ocr=True, ocr_dpi=200))
@@ -174,37 +182,40 @@ def test_binary_data_named_txt_is_refused_not_indexed(tmp_path: Path) -> None:
 
 
 def test_password_protected_word_file_is_named_as_such(tmp_path: Path) -> None:
-    """Word saves a password-protected .docx as an OLE compound file, like an old .doc."""
+    """Office saves a password-protected file as an OLE compound file holding the encrypted package.
+
+    The real encrypted workbook of tests/fixtures/office, named .docx: the reason is the password, not the name.
+    """
     locked = tmp_path / "policy.docx"
-    locked.write_bytes(b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + bytes(4096))
+    shutil.copy2(ROOT / "tests" / "fixtures" / "office" / "trafford_council_voluntary_sector_grants_password.xlsx",
+                 locked)
     assert load_error(locked) == (
-        "not a readable Word .docx file: it is password-protected or an old binary .doc "
-        "(save it as .docx without a password)"
+        "not a readable Word .docx file: it is protected with a password (save it without one)"
     )
+
+
+def test_an_old_binary_doc_named_docx_is_named_as_such(tmp_path: Path) -> None:
+    """An OLE compound file without an encrypted package is a pre-2007 .doc."""
+    old = tmp_path / "policy.docx"
+    old.write_bytes(b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + bytes(4096))
+    assert load_error(old) == "not a readable Word .docx file: it is an old binary .doc file (save it as .docx)"
 
 
 # --- zip bombs ------------------------------------------------------------------------------------
 
 
-def test_docx_zip_bomb_is_refused_from_its_declared_size_quickly_and_in_little_memory(tmp_path: Path) -> None:
+def test_docx_zip_bomb_is_refused_from_its_declared_size_in_little_memory(tmp_path: Path) -> None:
     bomb = docx_zip_bomb(tmp_path / "policy.docx", unpacked_mb=1024)
     assert bomb.stat().st_size < 2 * MIB
     with zipfile.ZipFile(bomb) as z:
         assert z.getinfo("word/document.xml").file_size > 1024 * MIB
 
-    tracemalloc.start()
-    t0 = time.perf_counter()
-    try:
-        reason = load_error(bomb)
-        seconds = time.perf_counter() - t0
-        peak = tracemalloc.get_traced_memory()[1]
-    finally:
-        tracemalloc.stop()
+    reason, peak = peak_memory(lambda: load_error(bomb))
     assert reason == (
         "Word .docx file refused as a zip bomb: it would unpack to 1,024 MB, over the 300 MB limit "
         "(CLERK_MAX_UNZIPPED_MB)"
     )
-    assert seconds < 2 and peak < 20 * MIB
+    assert peak < 20 * MIB
 
 
 def test_zip_bomb_under_the_size_limit_is_caught_by_its_compression_ratio(tmp_path: Path) -> None:
@@ -217,18 +228,11 @@ def test_zip_bomb_under_the_size_limit_is_caught_by_its_compression_ratio(tmp_pa
 def test_zip_bomb_that_lies_about_its_size_is_stopped_after_the_declared_bytes(tmp_path: Path) -> None:
     """Headers claim 20 KB; the deflate stream holds 1 GB. Reading stops at 20 KB and the CRC check fails."""
     liar = docx_zip_bomb(tmp_path / "policy.docx", unpacked_mb=1024, declared_size=20_000)
-    tracemalloc.start()
-    t0 = time.perf_counter()
-    try:
-        reason = load_error(liar)
-        seconds = time.perf_counter() - t0
-        peak = tracemalloc.get_traced_memory()[1]
-    finally:
-        tracemalloc.stop()
+    reason, peak = peak_memory(lambda: load_error(liar))
     assert (
         reason == "not a readable Word .docx file: the zip package is damaged (Bad CRC-32 for file 'word/document.xml')"
     )
-    assert seconds < 2 and peak < 20 * MIB
+    assert peak < 20 * MIB
 
 
 def test_a_well_formed_package_built_the_same_way_reads_normally(tmp_path: Path) -> None:
@@ -239,25 +243,22 @@ def test_a_well_formed_package_built_the_same_way_reads_normally(tmp_path: Path)
     assert warnings == [] and pages[0].text == original[0].text
 
 
-def test_xml_entity_bomb_in_a_docx_is_not_expanded(tmp_path: Path) -> None:
-    """A "billion laughs" DTD in document.xml: python-docx's parser never resolves entities."""
-    laughs = tmp_path / "policy.docx"
-    entities = b'<!ENTITY lol "lol">' + b"".join(
-        b'<!ENTITY lol%d "%s">' % (k, (b"&lol%d;" % (k - 1) if k > 1 else b"&lol;") * 10) for k in range(1, 10)
-    )
-    with zipfile.ZipFile(corpus_file(WORD_SOURCE)) as source, zipfile.ZipFile(laughs, "w", zipfile.ZIP_DEFLATED) as z:
-        for info in source.infolist():
-            data = source.read(info)
-            if info.filename == "word/document.xml":
-                declaration, rest = data.split(b"?>", 1)
-                rest = rest.replace(b"Grants Policy", b"Grants Policy &lol9;", 1)
-                data = declaration + b"?><!DOCTYPE w:document [" + entities + b"]>" + rest
-            z.writestr(info.filename, data)
-    t0 = time.perf_counter()
-    pages, _ = load_pages(laughs, SETTINGS)
-    assert time.perf_counter() - t0 < 5
-    assert "lollol" not in pages[0].text and len(pages[0].text) < 20_000
-    assert "Hertingfordbury Parish Council has a small budget" in pages[0].text
+def test_xml_entity_bomb_in_a_docx_is_never_expanded(tmp_path: Path) -> None:
+    """A "billion laughs" DTD in document.xml, its last entity referenced in the heading.
+
+    python-docx's parser does not resolve entities, so a small one is read as the
+    document with the reference left out; at nine levels libxml2's own limit on
+    entity amplification stops the parse and the file is refused, nothing expanded.
+    """
+    small = docx_entity_bomb(tmp_path / "small.docx", levels=3)
+    pages, warnings = load_pages(small, SETTINGS)
+    original, _ = load_pages(corpus_file(WORD_SOURCE), SETTINGS)
+    assert warnings == [] and pages[0].text == original[0].text.replace("Grants Policy", "Grants  Policy", 1)
+
+    laughs = docx_entity_bomb(tmp_path / "policy.docx")
+    reason, peak = peak_memory(lambda: load_error(laughs))
+    assert reason == "not a readable Word .docx file: XMLSyntaxError"  # the parser's error name: not why
+    assert peak < 20 * MIB  # resolved, the heading alone would hold 3 GB of "lol"
 
 
 # --- size limit -----------------------------------------------------------------------------------
@@ -304,25 +305,9 @@ def test_invalid_bytes_inside_utf8_are_read_with_a_warning(tmp_path: Path) -> No
 
 # --- a page repeated 1,000 times ------------------------------------------------------------------
 
-PART6 = "trafford/trafford-constitution-part-6-members-allowances.pdf"
-
-
-def repeated_page_pdf(path: Path, copies: int = 1000, page_index: int = 8) -> Path:
-    """Page 9 of Trafford's allowances scheme (the mileage rates), ``copies`` times."""
-    source = PdfReader(corpus_file(PART6))
-    writer = PdfWriter()
-    for _ in range(copies):
-        writer.add_page(source.pages[page_index])
-    with path.open("wb") as fh:
-        writer.write(fh)
-    return path
-
-
 def test_a_page_repeated_1000_times_is_chunked_once(tmp_path: Path) -> None:
     pdf = repeated_page_pdf(tmp_path / "allowances.pdf")
-    t0 = time.perf_counter()
     out = parse_file(ParseJob(pdf, "allowances.pdf", "doc1"), Settings(ocr=False))
-    seconds = time.perf_counter() - t0
 
     assert out.error is None and out.doc is not None
     assert len(out.doc.pages) == 1000  # page numbers are kept, as a viewer shows them
@@ -331,4 +316,3 @@ def test_a_page_repeated_1000_times_is_chunked_once(tmp_path: Path) -> None:
     assert 1 <= len(texts) <= 5 and len(set(texts)) == len(texts)
     assert {n.metadata["page_start"] for n in out.nodes} == {1}
     assert any("46.9p per mile" in t for t in texts)
-    assert seconds < 60
