@@ -15,8 +15,10 @@ from tests.helpers import corpus_file
 
 
 @cache
-def raw(rel: str) -> tuple[Page, ...]:
-    pages, _ = load_pages(corpus_file(rel), Settings(ocr=False))
+def raw(rel: str, tables: str = "off") -> tuple[Page, ...]:
+    """PDFium's text by default: these tests are about cleaning it (rows read from tables have their own
+    cleaning tests in test_tables.py)."""
+    pages, _ = load_pages(corpus_file(rel), Settings(ocr=False, tables=tables))
     return tuple(pages)
 
 
@@ -162,6 +164,8 @@ def test_constant_running_header_is_kept_once() -> None:
     register = "\n".join(p.text for p in cleaned("kent-cc/kcc-appendix-j-budget-risk-register.pdf"))
     assert register.count("Appendix J: Budget Risks Register 2025-26") == 1
     assert register.count("TOTAL £m 345.0 290.0") == 1
+    rows = clean_pages([Page(p.number, p.text, p.ocr) for p in raw("kent-cc/kcc-appendix-j-budget-risk-register.pdf", "all")])
+    assert "\n".join(p.text for p in rows).count("TOTAL £m | 345.0 | 290.0") == 1  # the same box read as a row
 
 
 # --- rejoining ---------------------------------------------------------------------------------
