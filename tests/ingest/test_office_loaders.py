@@ -40,6 +40,8 @@ BUDGET_PDF = "wye-valley-cc/wvcc-budget-2018-19.pdf"
 ASSETS_PDF = "wye-valley-cc/wvcc-asset-register.pdf"
 PEER_REVIEW = "nwldc/lga-peer-challenge-progress-review-2025.txt"
 SETTINGS = Settings(ocr=False)
+#: The PDFs the test workbooks and slides are built from, as PDFium prints their lines (not read as tables).
+PDF_TEXT = Settings(ocr=False, tables="off")
 MIB = 1 << 20
 
 
@@ -158,7 +160,7 @@ def test_every_row_of_a_real_workbook_is_a_line_carrying_its_headers() -> None:
 
 def _budget_rows() -> tuple[str, list[tuple[str, list[int]]]]:
     """The Tintern budget 2018-19 as printed: its title, and each line's label with its figures (none for a heading)."""
-    pages, _ = load_pages(corpus_file(BUDGET_PDF), SETTINGS)
+    pages, _ = load_pages(corpus_file(BUDGET_PDF), PDF_TEXT)
     lines = clean_pages(pages)[0].text.split("\n")
     rows: list[tuple[str, list[int]]] = []
     for line in lines[lines.index("REVENUE") : lines.index("TOTAL EXPENDITURE 16,980 16,080 15,100") + 1]:
@@ -231,7 +233,7 @@ def _budget_workbook(path: Path) -> dict[str, object]:
             cached[f"F{r}"] = figures[2] / figures[0] - 1
     projects = book.create_sheet("Projects 2018-19")
     projects.append(["Project", "Amount"])
-    pdf_lines = clean_pages(load_pages(corpus_file(BUDGET_PDF), SETTINGS)[0])[0].text.split("\n")
+    pdf_lines = clean_pages(load_pages(corpus_file(BUDGET_PDF), PDF_TEXT)[0])[0].text.split("\n")
     for line in pdf_lines[pdf_lines.index("Projects 2018-19:-") + 1 :]:
         if m := re.fullmatch(r"(.+?) - £([\d,]+)", line):
             projects.append([m.group(1), int(m.group(2).replace(",", ""))])
@@ -348,7 +350,7 @@ def test_xml_entity_bomb_in_a_worksheet_is_never_expanded(tmp_path: Path) -> Non
 
 def _asset_rows() -> tuple[list[str], list[list[str]]]:
     """The Tintern asset register's header and first rows, as its PDF prints them."""
-    lines = load_pages(corpus_file(ASSETS_PDF), SETTINGS)[0][0].text.split("\n")
+    lines = load_pages(corpus_file(ASSETS_PDF), PDF_TEXT)[0][0].text.split("\n")
     words = lines[1].split()  # "Item Location Qty Unit Value Toal Value"
     header = [" ".join(words[:2]), words[2], " ".join(words[3:5]), " ".join(words[5:7])]
     rows = [list(re.fullmatch(r"(.+?) (\d+) (£[\d,.]+) (£[\d,.]+)", line).groups()) for line in lines[2:7]]
