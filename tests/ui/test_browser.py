@@ -66,17 +66,17 @@ def ask(page, question: str) -> None:
 
 
 def test_answer_streams_with_chips_that_open_the_quoted_page(page, server) -> None:
-    ask(page, "What mileage rate does Trafford Council pay councillors who use their own car?")
+    ask(page, "How much can a Trafford councillor claim for an evening meal?")
     chip = page.locator("#chat a.cite").first
     chip.wait_for(timeout=90000)
-    assert "46.9p" in page.locator("#chat").inner_text()
+    assert "£7.64" in page.locator("#chat").inner_text()
     assert re.search(r"Answered by extractive · retrieval \d+ ms", page.locator("#status").inner_text())
     page.screenshot(path=str(SHOTS / "01-answer.png"))
 
     chip.click()
     card = page.locator(".src-card.active")
     card.wait_for(timeout=5000)
-    assert "46.9p per mile" in card.locator("mark").inner_text()
+    assert "Evening Meal £7.64" in card.locator("mark").inner_text()
     assert PART6 in card.inner_text() and "page 9" in card.inner_text()
     href = card.locator("a.open").get_attribute("href")
     assert href.endswith("#page=9")
@@ -144,7 +144,7 @@ def test_feedback_is_recorded_with_the_answer_and_comment(page, app_index) -> No
     page.locator("#feedback-status").get_by_text("feedback was recorded").wait_for(timeout=10000)
     entry = json.loads((app_index / "feedback.jsonl").read_text(encoding="utf-8").splitlines()[-1])
     assert entry["rating"] == "up" and entry["comment"] == "the quote settles it"
-    assert "46.9p" in entry["answer"] and entry["citations"][0]["page"] == 9
+    assert "£7.64" in entry["answer"] and entry["citations"][0]["page"] == 9
 
 
 def test_upload_is_ingested_in_the_background_then_answerable_and_deletable(page, server, app_index, tmp_path) -> None:
