@@ -27,8 +27,8 @@ from assistant.text import stem
 from assistant.types import Answer, Filters, Passage, StreamEvent
 from assistant.verify import MARKER
 from clerk.settings import Settings, get_settings
-from ingest.embed import Embedder, LazyEmbedder
-from ingest.store import Store
+from ingest.embed import Embedder, LazyEmbedder, model_name
+from ingest.store import ModelChanged, Store
 
 NOT_COVERED = "The indexed documents do not answer this."
 #: Where an extractive answer is cut into stream deltas: after each run of citation markers.
@@ -62,6 +62,12 @@ class Assistant:
         self.embedder: Embedder | LazyEmbedder = embedder or LazyEmbedder(
             s.embed_model_path, s.embed_batch_size, s.embed_threads, s.answer_wait_policy
         )
+        try:
+            self._check_model()
+        except ModelChanged:
+            if store is None:
+                self.store.close()
+            raise
         self.calibration = calibration or load_calibration()
         self.retriever = Retriever(
             self.store, self.embedder, self.calibration.bm25_weight, self.calibration.dense_weight
@@ -75,6 +81,14 @@ class Assistant:
         self._generators_lock = threading.Lock()
         self._data_version = self.store.registry.version()
         self._directories: dict[bool, tuple[tuple[int, int], CouncilDirectory]] = {}
+
+    def _check_model(self) -> None:
+        """Refuse an index whose vectors another embedding model made: its similarities would mean nothing."""
+        known = self.store.registry.get_meta("embed_model")
+        name = model_name(self.settings)
+        if known is not None and (known != name or self.store.model_pending() is not None):
+            raise ModelChanged(known if self.store.model_pending() is None else f"{known} (partly re-embedded)",
+                               name, self.settings.index)
 
     def _make_reranker(self, kind: str) -> Reranker:
         if kind == "none":

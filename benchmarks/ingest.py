@@ -89,10 +89,10 @@ def part_llamaindex(corpus: Path, work: Path) -> dict:
     from llama_index.embeddings.huggingface import HuggingFaceEmbedding
     from llama_index.vector_stores.chroma import ChromaVectorStore
 
-    from clerk.settings import Settings
+    from clerk.settings import packaged_minilm_path
     from ingest.tokens import token_counter
 
-    model = Settings().embed_model_path
+    model = packaged_minilm_path()  # LlamaIndex's default pipeline with the stock MiniLM: the same network as clerk's
     LISettings.llm = None
     t0 = time.perf_counter()
     embed_model = HuggingFaceEmbedding(model_name=model, device="cpu")

@@ -17,7 +17,7 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 from pydantic import ValidationError  # noqa: E402
 
-from clerk.settings import Settings, get_settings  # noqa: E402
+from clerk.settings import PROJECT_ROOT, Settings, get_settings  # noqa: E402
 
 
 def _common(p: argparse.ArgumentParser) -> None:
@@ -50,6 +50,7 @@ def cmd_ingest(args: argparse.Namespace) -> int:
             "ok": report.ok,
             "files": [r.__dict__ for r in report.results],
             "pages": report.pages, "chunks": report.chunks, "embedded_tokens": report.embedded_tokens,
+            "reembedded": report.reembedded,
             "seconds": round(report.seconds, 3),
         }))
     else:
@@ -296,6 +297,33 @@ def cmd_serve(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_train(args: argparse.Namespace) -> int:
+    """Fine-tune the embedder on gold questions (``training.run``); the bundled models: ``make train``."""
+    from evals.gold import GoldFormatError
+    from evals.trainset import TRAIN_DIR, held_out
+    from ingest.store import IndexMismatch
+    from training.run import train
+
+    gold = args.gold or sorted(TRAIN_DIR.glob("*.jsonl"))
+    if args.held_out is not None:
+        withheld = sorted(ln.strip() for ln in args.held_out.read_text(encoding="utf-8").splitlines()
+                          if ln.strip() and not ln.startswith("#"))
+    else:
+        withheld = sorted(held_out()) if not args.gold else []
+    evaluate = list(args.unseen or [])
+    command = "clerk train " + " ".join(sys.argv[2:]) if len(sys.argv) > 2 else "clerk train"
+    try:
+        report = train(gold, args.out, _settings(args), evaluate=evaluate, held_out=withheld, epochs=args.epochs,
+                       batch_size=args.batch_size, learning_rate=args.learning_rate, seed=args.seed,
+                       say=lambda line: print(line, flush=True), command=command)
+    except (GoldFormatError, IndexMismatch, ValueError) as exc:
+        print(f"clerk train: {exc}", file=sys.stderr)
+        return 2
+    print(f"model written to {args.out} ({report['run']['seconds']:.0f} s training); "
+          f"use it with CLERK_EMBED_MODEL={args.out}, then `clerk ingest` embeds the index again")
+    return 0
+
+
 def cmd_users(args: argparse.Namespace) -> int:
     """Manage who may sign in to the web app (``clerk users add|remove|list``)."""
     import getpass
@@ -396,6 +424,24 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, default=7860)
     p.set_defaults(func=cmd_serve)
+
+    p = sub.add_parser("train", help="fine-tune the embedder on questions written from the documents")
+    _common(p)
+    p.add_argument("--gold", type=Path, action="append",
+                   help="training questions in the gold format (repeatable; default evals/gold/train/*.jsonl)")
+    p.add_argument("--unseen", "--measure", dest="unseen", type=Path, action="append",
+                   help="gold files to measure dense retrieval on, before and after (repeatable): questions "
+                        "on documents held out of training say what a new library gets")
+    p.add_argument("--held-out", type=Path,
+                   help="documents never used for training, one path a line (default with the bundled "
+                        "questions: evals/gold/train/held_out.txt)")
+    p.add_argument("--out", type=Path, default=PROJECT_ROOT / "models" / "embedder",
+                   help="model folder to write (default models/embedder)")
+    p.add_argument("--epochs", type=float, default=1.0)
+    p.add_argument("--batch-size", type=int, default=32)
+    p.add_argument("--learning-rate", type=float, default=3e-5)
+    p.add_argument("--seed", type=int, default=13)
+    p.set_defaults(func=cmd_train)
 
     p = sub.add_parser("users", help="who may sign in to the web app, and their roles")
     _common(p)

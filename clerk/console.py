@@ -104,8 +104,10 @@ def print_ingest_summary(report: IngestReport, quiet: bool) -> None:
         if report.count(o)
     )
     rate = f", {report.embedded_tokens / report.embed_seconds:,.0f} tokens/s embedded" if report.embed_seconds else ""
+    again = f"; {report.reembedded} chunks embedded again with the configured model" if report.reembedded else ""
     out.print(
         f"{counts or 'nothing to do'}; {report.pages} pages, {report.chunks} chunks in {report.seconds:.1f}s{rate}"
+        f"{again}"
     )
 
 

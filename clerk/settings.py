@@ -38,6 +38,10 @@ def packaged_minilm_path() -> str:
     return str(Path(next(iter(spec.submodule_search_locations))) / "model")
 
 
+#: The embedder trained on the bundled questions (`make train`, docs/TRAINING.md), shipped in the repository.
+TRAINED_EMBEDDER = PROJECT_ROOT / "models" / "embedder"
+
+
 @dataclass(frozen=True)
 class ChromaServer:
     """Where a Chroma server listens: what ``chromadb.HttpClient`` needs, parsed once from the settings."""
@@ -128,7 +132,9 @@ class Settings(BaseSettings):
 
     # --- embedding ---------------------------------------------------------
     embed_model: str = Field(
-        "", description="Path (or local name) of a sentence-transformers model; empty = packaged all-MiniLM-L6-v2."
+        "",
+        description="Path of a sentence-transformers model or of one trained by `clerk train` (the bundled one: "
+        "models/embedder); empty = the packaged all-MiniLM-L6-v2.",
     )
     embed_batch_size: int = 32
     embed_threads: int = Field(0, description="Torch threads for embedding; 0 = all cores.")

@@ -43,7 +43,7 @@ from assistant.engine import Assistant
 from assistant.rerank import FEATURES, FeatureReranker, FusionOnly, Reranker
 from assistant.sentvec import SentenceVectors
 from assistant.types import Filters
-from clerk.settings import PROJECT_ROOT, get_settings
+from clerk.settings import PROJECT_ROOT, get_settings, packaged_minilm_path
 from evals.gold import DEV, GoldQuestion, first_match, load_gold
 from evals.metrics import recall_at, reciprocal_rank
 
@@ -126,7 +126,8 @@ def llamaindex_default(a: Assistant) -> tuple[Search, dict[str, float]]:
         if page.text.strip()
     ]
     t0 = time.perf_counter()
-    embed_model = HuggingFaceEmbedding(model_name=a.settings.embed_model_path, device="cpu")
+    # LlamaIndex's default retriever as a user gets it: the stock MiniLM (clerk's trained embedder is clerk's own).
+    embed_model = HuggingFaceEmbedding(model_name=packaged_minilm_path(), device="cpu")
     index = VectorStoreIndex.from_documents(docs, embed_model=embed_model)
     build = {
         "pages": len(docs),

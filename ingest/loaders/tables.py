@@ -51,6 +51,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import pypdfium2 as pdfium
+import pypdfium2.raw as pdfium_raw
 
 from ingest.types import Page
 
@@ -296,6 +297,9 @@ class _PageChars:
         try:
             self.width, self.height = page.get_width(), page.get_height()
             left, bottom, _, _ = page.get_mediabox()
+            #: Vector paths drawn on the page (form XObjects included): with none there is no rule to read, and
+            #: pdfplumber's parse of the page for its lines (most of a page's cost) is skipped.
+            self.paths = sum(1 for _ in page.get_objects(filter=[pdfium_raw.FPDF_PAGEOBJ_PATH], max_depth=3))
             #: Rotated, or its media box not at the origin: pdfplumber's coordinates would not be PDFium's.
             self.moved = bool(page.get_rotation()) or abs(left) > 0.5 or abs(bottom) > 0.5
             textpage = page.get_textpage()
@@ -449,6 +453,8 @@ class _PageReader:
         """
         from pdfplumber.utils import line_to_edge, rect_to_edges
 
+        if not self.chars.paths:
+            return [], []
         edges = [line_to_edge(line) for line in self.page.lines]
         for rect in self.page.rects:
             thickness = min(rect["width"], rect["height"])

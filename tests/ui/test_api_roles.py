@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import http.client
 import json
-import shutil
 import socket
 import subprocess
 import sys
@@ -31,7 +30,7 @@ import psutil
 import pytest
 
 from ingest.registry import DocumentRecord, Registry
-from tests.helpers import ROOT, corpus_file, free_port, running_server
+from tests.helpers import ROOT, corpus_file, free_port, index_copy, running_server
 from tests.ui import test_sign_in
 
 pytestmark = pytest.mark.slow
@@ -70,9 +69,7 @@ def server(app_index) -> Iterator[str]:
 @pytest.fixture(scope="module")
 def open_index(access_settings, tmp_path_factory) -> Path:
     """A copy of the access index without a users file: sign-in is off."""
-    copy = tmp_path_factory.mktemp("open") / "index"
-    shutil.copytree(access_settings.index, copy)
-    return copy
+    return index_copy(access_settings, tmp_path_factory, "open")
 
 
 @pytest.fixture(scope="module")

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.helpers import ROOT, free_port, running_server
+from tests.helpers import ROOT, free_port, index_copy, running_server
 
 pytestmark = [pytest.mark.slow, pytest.mark.browser]
 SHOTS = ROOT / "tests" / "results" / "ui"
@@ -26,9 +26,7 @@ PART6 = "Trafford Council Constitution Part 6: Members' allowances scheme"
 @pytest.fixture(scope="module")
 def app_index(index_settings, tmp_path_factory) -> Path:
     """A copy of the session's corpus index: these tests add and delete documents in it."""
-    copy = tmp_path_factory.mktemp("ui") / "index"
-    shutil.copytree(index_settings.index, copy)
-    return copy
+    return index_copy(index_settings, tmp_path_factory, "ui")
 
 
 @pytest.fixture(scope="module")

@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import RESTRICTED_REASON
-from tests.helpers import ROOT, free_port, running_server
+from tests.helpers import ROOT, free_port, index_copy, running_server
 from ui.accounts import Accounts
 
 pytestmark = [pytest.mark.slow, pytest.mark.browser]
@@ -30,8 +30,7 @@ RESTRICTED_FILES = ("hpc-reserves-policy.pdf", "wvcc-complaints-procedure.pdf")
 
 @pytest.fixture(scope="module")
 def app_index(access_settings, tmp_path_factory) -> Path:
-    copy = tmp_path_factory.mktemp("signin") / "index"
-    shutil.copytree(access_settings.index, copy)
+    copy = index_copy(access_settings, tmp_path_factory, "signin")
     accounts = Accounts(copy / "users.toml")
     for name, (role, password) in USERS.items():
         accounts.add(name, role, password)
