@@ -62,8 +62,8 @@ class Assistant:
         self.embedder: Embedder | LazyEmbedder = embedder or LazyEmbedder(
             s.embed_model_path, s.embed_batch_size, s.embed_threads, s.answer_wait_policy
         )
-        try:
-            self._check_model()
+        try:  # vectors of another model would make every similarity meaningless
+            self.store.require_model(model_name(self.settings))
         except ModelChanged:
             if store is None:
                 self.store.close()
@@ -81,14 +81,6 @@ class Assistant:
         self._generators_lock = threading.Lock()
         self._data_version = self.store.registry.version()
         self._directories: dict[bool, tuple[tuple[int, int], CouncilDirectory]] = {}
-
-    def _check_model(self) -> None:
-        """Refuse an index whose vectors another embedding model made: its similarities would mean nothing."""
-        known = self.store.registry.get_meta("embed_model")
-        name = model_name(self.settings)
-        if known is not None and (known != name or self.store.model_pending() is not None):
-            raise ModelChanged(known if self.store.model_pending() is None else f"{known} (partly re-embedded)",
-                               name, self.settings.index)
 
     def _make_reranker(self, kind: str) -> Reranker:
         if kind == "none":

@@ -306,8 +306,7 @@ def cmd_train(args: argparse.Namespace) -> int:
 
     gold = args.gold or sorted(TRAIN_DIR.glob("*.jsonl"))
     if args.held_out is not None:
-        withheld = sorted(ln.strip() for ln in args.held_out.read_text(encoding="utf-8").splitlines()
-                          if ln.strip() and not ln.startswith("#"))
+        withheld = sorted(held_out(args.held_out))
     else:
         withheld = sorted(held_out()) if not args.gold else []
     evaluate = list(args.unseen or [])

@@ -48,9 +48,9 @@ _STOP = frozenset(
 )
 
 
-def held_out() -> set[str]:
-    """Files (relative to ``corpus/``) no training question may use."""
-    lines = HELD_OUT_FILE.read_text(encoding="utf-8").splitlines()
+def held_out(path: Path = HELD_OUT_FILE) -> set[str]:
+    """Files (relative to ``corpus/``) no training question may use: one a line, ``#`` comments."""
+    lines = Path(path).read_text(encoding="utf-8").splitlines()
     return {ln.strip() for ln in lines if ln.strip() and not ln.startswith("#")}
 
 

@@ -229,18 +229,19 @@ class Ingester:
         their similarities are not comparable. The text of every chunk is in the
         registry, so nothing is parsed again. Returns how many chunks were embedded.
         """
-        reg = self.store.registry
-        known, name = reg.get_meta("embed_model"), model_name(self.settings)
-        if known is None or (known == name and self.store.model_pending() is None):
-            return 0
-        if self._embedder is None:
-            from ingest.embed import Embedder
+        name = model_name(self.settings)
+        try:
+            self.store.require_model(name)
+        except ModelChanged:
+            if self._embedder is None:
+                from ingest.embed import Embedder
 
-            s = self.settings
-            self._embedder = Embedder(s.embed_model_path, s.embed_batch_size, s.embed_threads)
-        progress.chunks_planned(reg.chunk_count())
-        return self.store.replace_vectors(name, self._embedder.dimension, self._embedder.embed,
-                                          progress.chunks_embedded)
+                s = self.settings
+                self._embedder = Embedder(s.embed_model_path, s.embed_batch_size, s.embed_threads)
+            progress.chunks_planned(self.store.registry.chunk_count())
+            return self.store.replace_vectors(name, self._embedder.dimension, self._embedder.embed,
+                                              progress.chunks_embedded)
+        return 0
 
     # --- planning -------------------------------------------------------------------
     def _plan(self, files: list[Path], redo: set[str]) -> _Plan:

@@ -187,8 +187,21 @@ class Store:
         if known is None:
             self.registry.set_meta("embed_model", model)
             self.registry.set_meta("embed_dimension", str(dimension))
-        elif known != model or self.registry.get_meta("embed_dimension") != str(dimension) or self.model_pending():
+        elif self.registry.get_meta("embed_dimension") != str(dimension):
             raise ModelChanged(known, model, self.settings.index)
+        else:
+            self.require_model(model)
+
+    def require_model(self, model: str) -> None:
+        """Refuse vectors another model made, or that a stopped re-embedding left half replaced.
+
+        Readers call this before searching (similarities of two models mean
+        nothing together); an index with no model recorded yet passes.
+        """
+        known, pending = self.registry.get_meta("embed_model"), self.model_pending()
+        if known is not None and (known != model or pending is not None):
+            raise ModelChanged(known if pending is None else f"{known} (partly re-embedded)", model,
+                               self.settings.index)
 
     def model_pending(self) -> str | None:
         """The model a re-embedding was replacing the vectors with when it stopped (None: none was under way)."""

@@ -16,8 +16,12 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from training.examples import Triplet
+
+if TYPE_CHECKING:
+    from sentence_transformers import SentenceTransformer
 
 
 @dataclass
@@ -44,7 +48,7 @@ def train_embedder(
     max_seq_length: int = 256,
     seed: int = 13,
     progress: Callable[[int, int, float | None], None] | None = None,
-):  # -> tuple[SentenceTransformer, EmbedderRun]
+) -> tuple[SentenceTransformer, EmbedderRun]:
     """A copy of the model at ``base`` trained on ``triplets``, and the run's record."""
     import torch
     from datasets import Dataset
@@ -108,9 +112,9 @@ def train_embedder(
     return model, run
 
 
-def write_model(model, run: EmbedderRun, folder: Path, data: dict[str, object]) -> Path:  # noqa: ANN001
+def write_model(model: SentenceTransformer, run: EmbedderRun, folder: Path, data: dict[str, object]) -> Path:
     """Save ``model`` compactly (``ingest.weights``) with what it was trained on."""
     from ingest.weights import save_compact
 
     info = {"kind": "embedder", "trained": {**data, **{k: v for k, v in run.__dict__.items() if k != "loss"}}}
-    return save_compact(model, folder, base="all-MiniLM-L6-v2", info=info)
+    return save_compact(model, folder, info=info)

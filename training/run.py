@@ -101,7 +101,7 @@ def train(
         step = max(1, len(questions) // 10)
         triplets, missing = mine(assistant, questions, held_out,
                                  progress=lambda d, n: d % step == 0 and say(f"  {d}/{n} questions"))
-        chunks = [c for c in indexed_chunks(assistant)]
+        chunks = indexed_chunks(assistant)
     finally:
         assistant.close()
     mined_s = time.perf_counter() - t0

@@ -299,7 +299,7 @@ class _PageChars:
             left, bottom, _, _ = page.get_mediabox()
             #: Vector paths drawn on the page (form XObjects included): with none there is no rule to read, and
             #: pdfplumber's parse of the page for its lines (most of a page's cost) is skipped.
-            self.paths = sum(1 for _ in page.get_objects(filter=[pdfium_raw.FPDF_PAGEOBJ_PATH], max_depth=3))
+            self.has_paths = next(page.get_objects(filter=[pdfium_raw.FPDF_PAGEOBJ_PATH], max_depth=3), None) is not None
             #: Rotated, or its media box not at the origin: pdfplumber's coordinates would not be PDFium's.
             self.moved = bool(page.get_rotation()) or abs(left) > 0.5 or abs(bottom) > 0.5
             textpage = page.get_textpage()
@@ -453,7 +453,7 @@ class _PageReader:
         """
         from pdfplumber.utils import line_to_edge, rect_to_edges
 
-        if not self.chars.paths:
+        if not self.chars.has_paths:
             return [], []
         edges = [line_to_edge(line) for line in self.page.lines]
         for rect in self.page.rects:

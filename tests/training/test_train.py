@@ -104,7 +104,7 @@ def test_int8_weights_keep_the_models_vectors(tmp_path, packaged) -> None:
     from ingest.embed import Embedder
     from ingest.weights import save_compact
 
-    folder = save_compact(packaged.model, tmp_path / "compact", base="all-MiniLM-L6-v2", info={"kind": "embedder"})
+    folder = save_compact(packaged.model, tmp_path / "compact", info={"kind": "embedder"})
     again = Embedder(str(folder))
     texts = [ln for ln in (ROOT / "corpus" / FILES[0]).read_text(encoding="utf-8").splitlines() if len(ln) > 60][:40]
     cos = (again.embed(texts) * packaged.embed(texts)).sum(axis=1)
