@@ -1,8 +1,11 @@
 """Fitted constants of the assistant: fusion weights, reranker weights, refusal model.
 
-They are fitted on labelled dev questions by ``python -m evals.calibrate``,
-which writes ``calibration.json`` beside this module with the numbers it
-measured; the defaults below are only used when that file is missing.
+They are fitted on labelled questions by ``python -m evals.calibrate``, which
+writes them with the numbers it measured. Every score they weigh comes from the
+embedder's vectors, so each embedder has its own fit: the packaged MiniLM's is
+``calibration.json`` beside this module, a trained model's is the
+``calibration.json`` in its folder (:func:`calibration_path`). The defaults
+below are only used when neither file exists.
 """
 
 from __future__ import annotations
@@ -46,6 +49,17 @@ class Calibration:
 
     def save(self, path: Path = CALIBRATION_PATH) -> None:
         path.write_text(json.dumps(asdict(self), indent=2) + "\n", encoding="utf-8")
+
+
+def own_calibration_path(embed_model: str) -> Path:
+    """Where the calibration fitted for ``embed_model`` lives (``""``: the packaged MiniLM)."""
+    return Path(embed_model) / "calibration.json" if embed_model else CALIBRATION_PATH
+
+
+def calibration_path(embed_model: str) -> Path:
+    """The calibration to use with ``embed_model``: its own, else the packaged model's (a model not yet fitted)."""
+    own = own_calibration_path(embed_model)
+    return own if own.exists() else CALIBRATION_PATH
 
 
 def load_calibration(path: Path = CALIBRATION_PATH) -> Calibration:

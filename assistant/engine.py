@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from assistant.calibration import Calibration, load_calibration
+from assistant.calibration import Calibration, calibration_path, load_calibration
 from assistant.cite import CitationBuilder, PageText
 from assistant.extractive import ExtractiveAnswerer, Scored, differing_figures
 from assistant.generate import GenerativeAnswerer
@@ -68,7 +68,9 @@ class Assistant:
             if store is None:
                 self.store.close()
             raise
-        self.calibration = calibration or load_calibration()
+        #: The fitted constants in use, and the file they came from (None: given by the caller).
+        self.calibration_path = None if calibration else calibration_path(s.embed_model)
+        self.calibration = calibration or load_calibration(self.calibration_path)
         self.retriever = Retriever(
             self.store, self.embedder, self.calibration.bm25_weight, self.calibration.dense_weight
         )

@@ -10,6 +10,7 @@ list that follows. Every sentence keeps the citation of the passage it came from
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 import numpy as np
@@ -32,6 +33,19 @@ class Scored:
     position: int
     cosine: float = 0.0
     heading: bool = False
+
+
+#: A bulleted list item: a bullet sign or a bracketed letter or numeral ("(a)", "(iv)").
+BULLET = re.compile(r"\s*(?:[•●▪◦‣∙·*–-]|\((?:[a-z]|[ivx]{1,4})\))\s")
+
+
+def names_only(text: str, passage: Passage) -> bool:
+    """Does ``text`` only name its document or council ("North West Leicestershire District Council",
+    "…, Assurance case study")? Such a line is a title or a letterhead: it is found for every question
+    about the document and answers none of them.
+    """
+    said = set(terms(text))
+    return bool(said) and said <= set(terms(f"{passage.title} {passage.council}"))
 
 
 class ExtractiveAnswerer:
@@ -66,8 +80,8 @@ class ExtractiveAnswerer:
                 text = p.text[s:e]
                 if len(text.split()) < 3 or is_instruction_like(text) or is_all_caps(text) or (
                     text.strip() == p.section.split(" > ")[-1]
-                ):
-                    continue  # too short, an instruction to an AI, or a heading
+                ) or names_only(text, p) or text.rstrip().endswith("?"):
+                    continue  # too short, an instruction to an AI, a heading, a title line or a question
                 cover = q.coverage(set(terms(text)))
                 num = q.number_share(text)
                 cosine = float(v @ query_vector)
@@ -100,12 +114,13 @@ class ExtractiveAnswerer:
                 own = next((c for c in scored if c.evidence.passage.council == council), None)
                 if own is not None and own.evidence.score >= 0.5 * best.evidence.score:
                     chosen.append(own)
+        items = self._list_around(best, scored) if BULLET.match(best.evidence.quote) else []
         if best.evidence.quote.rstrip().endswith(":"):
             chosen += self._list_after(best, scored)
         else:
             for cand in scored[1:]:
-                if cand in chosen:
-                    continue
+                if cand in chosen or cand in items:
+                    continue  # a list's items come with it, below
                 if len(chosen) >= self.max_sentences or cand.evidence.score < self.keep_ratio * best.evidence.score:
                     break
                 if any(float(cand.vector @ c.vector) > 0.85 for c in chosen) and not (
@@ -115,12 +130,34 @@ class ExtractiveAnswerer:
                 chosen.append(cand)
         # The best sentence leads (it is the answer); what it brings follows in reading order.
         rest = sorted(chosen[1:], key=lambda c: (c.rank, c.position))
-        return [c.evidence for c in [chosen[0], *rest]]
+        lead = _as_one(best, items) if items else best.evidence
+        return [lead, *(c.evidence for c in rest)]
 
     def _list_after(self, lead: Scored, scored: list[Scored]) -> list[Scored]:
         same = [c for c in scored if c.evidence.passage.chunk_id == lead.evidence.passage.chunk_id]
         after = sorted((c for c in same if c.position > lead.position), key=lambda c: c.position)
         return after[: self.list_items]
+
+    def _list_around(self, item: Scored, scored: list[Scored]) -> list[Scored]:
+        """The other items of the bulleted list ``item`` belongs to: a list is answered whole, as printed."""
+        same = {c.position: c for c in scored if c.evidence.passage.chunk_id == item.evidence.passage.chunk_id
+                and BULLET.match(c.evidence.quote)}
+        run = [item]
+        for step in (-1, 1):
+            pos = item.position + step
+            while pos in same and len(run) < self.list_items:
+                run.append(same[pos])
+                pos += step
+        return sorted(run[1:], key=lambda c: c.position)
+
+
+def _as_one(item: Scored, others: list[Scored]) -> Evidence:
+    """One quote for a whole list: from its first item to the end of its last item's line, as printed."""
+    run = sorted([item, *others], key=lambda c: c.position)
+    text = item.evidence.passage.text
+    last = run[-1].evidence.end
+    end = text.find("\n", last)
+    return Evidence(item.evidence.passage, run[0].evidence.start, last if end < 0 else end, item.evidence.score)
 
 
 def _disagrees(cand: Scored, chosen: list[Scored]) -> bool:

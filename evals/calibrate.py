@@ -1,4 +1,8 @@
-"""Fit the assistant's constants on the dev questions and write ``assistant/calibration.json``.
+"""Fit the assistant's constants on the dev questions for the configured embedder, and write them.
+
+The packaged MiniLM's go to ``assistant/calibration.json``; a trained
+embedder's to ``calibration.json`` in its own folder, where the assistant looks
+for them when that embedder is configured (``assistant.calibration``).
 
 Three fits, in the order the assistant applies them:
 
@@ -10,9 +14,12 @@ Three fits, in the order the assistant applies them:
    labelled by whether the question is answerable, and the threshold that keeps
    false refusals at or under 5% of answerable questions. Refusal figures are
    also reported under 5-fold cross-validation, so the in-sample numbers are
-   not mistaken for what a new question will see.
+   not mistaken for what a new question will see. With ``--refusal-gold`` the
+   weights are fitted on other questions (the training set's thousands) and
+   only the threshold on dev.
 
-    python -m evals.calibrate [--gold evals/gold/dev.jsonl] [--out assistant/calibration.json]
+    python -m evals.calibrate [--gold evals/gold/dev.jsonl] [--out FILE]
+    CLERK_EMBED_MODEL=models/embedder CLERK_INDEX=DIR python -m evals.calibrate
 """
 
 from __future__ import annotations
@@ -27,11 +34,12 @@ from pathlib import Path
 import numpy as np
 
 from assistant import Assistant
-from assistant.calibration import CALIBRATION_PATH, REFUSAL_FEATURES, Calibration, load_calibration
+from assistant.calibration import CALIBRATION_PATH, REFUSAL_FEATURES, Calibration, own_calibration_path
 from assistant.refusal import refusal_features
 from assistant.rerank import FEATURES, FeatureReranker
 from assistant.types import Filters
 from evals.gold import DEV, GoldQuestion, first_match, holds, load_gold
+from ingest.embed import model_name
 
 GRID = (0.0, 0.25, 0.5, 1.0, 2.0, 4.0)
 FUSION_GRID = ((1.0, 0.4), (1.0, 0.7), (1.0, 1.0), (0.7, 1.0))
@@ -133,16 +141,24 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--gold", default=str(DEV))
     ap.add_argument("--refusal-only", action="store_true", help="keep the fitted retrieval weights; refit refusal")
-    ap.add_argument("--out", type=Path, default=CALIBRATION_PATH,
-                    help="where to write the fitted calibration (a trial fit need not replace the assistant's)")
+    ap.add_argument("--refusal-gold", type=Path, nargs="*", default=[],
+                    help="fit the refusal model's weights on these questions (e.g. evals/gold/train/*.jsonl); "
+                    "its threshold is still chosen on --gold")
+    ap.add_argument("--out", type=Path,
+                    help="where to write the fitted calibration (default: the configured embedder's own, "
+                    "assistant/calibration.json for the packaged model; a trial fit need not replace it)")
     args = ap.parse_args()
 
     gold = load_gold(Path(args.gold))
     answerable = [g for g in gold if g.answerable]
     a = Assistant()
+    args.out = args.out or own_calibration_path(a.settings.embed_model)
+    asked = {"gold": Path(args.gold).name, "questions": len(gold), "answerable": len(answerable)}
+    fit_on = [g for path in args.refusal_gold for g in load_gold(path)] or None
+    fit_name = ", ".join(str(p) for p in args.refusal_gold)
     if args.refusal_only:
-        cal = load_calibration()
-        refit_refusal(a, gold, cal, dict(cal.provenance), args.out)
+        cal = a.calibration
+        refit_refusal(a, gold, cal, {**cal.provenance, **asked}, args.out, fit_on, fit_name)
         return
     cal = Calibration()
     start = dict(cal.rerank_weights)
@@ -190,16 +206,13 @@ def main() -> None:
     cal.bm25_weight, cal.dense_weight, cal.rerank_weights = bw, dw, weights
 
     a.reranker = FeatureReranker(a.sentence_vectors, a.term_weights, a.retriever.chunk_vectors, weights)
-    report.update({"gold": Path(args.gold).name, "questions": len(gold), "answerable": len(answerable)})
-    refit_refusal(a, gold, cal, report, args.out)
+    report.update(asked)
+    refit_refusal(a, gold, cal, report, args.out, fit_on, fit_name)
 
 
-def refit_refusal(
-    a: Assistant, gold: list[GoldQuestion], cal: Calibration, report: dict, out: Path = CALIBRATION_PATH
-) -> None:
-    """Fit the refusal model on the assistant as configured, save it to ``out``, and print what was measured."""
-    a.calibration = cal
-    a.reranker = FeatureReranker(a.sentence_vectors, a.term_weights, a.retriever.chunk_vectors, cal.rerank_weights)
+def refusal_rows(a: Assistant, gold: list[GoldQuestion]) -> tuple[np.ndarray, np.ndarray, dict[str, int]]:
+    """The refusal features of each question as the assistant is configured, its label (answerable), and
+    how many of each kind the council rule refuses before the model is consulted (they are not rows)."""
     rows, labels = [], []
     by_rule = {"answerable": 0, "unanswerable": 0}
     for g in gold:
@@ -211,9 +224,32 @@ def refit_refusal(
         feats = refusal_features(r.query, top, a.extractive.score_sentences(r.query, top, r.vector), a.term_weights)
         rows.append([feats.get(f, 0.0) for f in REFUSAL_FEATURES])
         labels.append(1.0 if g.answerable else 0.0)
+    return np.array(rows), np.array(labels), by_rule
+
+
+def refit_refusal(
+    a: Assistant, gold: list[GoldQuestion], cal: Calibration, report: dict, out: Path = CALIBRATION_PATH,
+    fit_on: list[GoldQuestion] | None = None, fit_name: str = "",
+) -> None:
+    """Fit the refusal model on the assistant as configured, save it to ``out``, and print what was measured.
+
+    The weights are fitted on ``fit_on`` (the training questions: thousands, where the dev set holds a
+    couple of hundred) when given, else on ``gold``; the threshold is always chosen on ``gold``, the
+    dev set, so that the false-refusal limit holds on questions the weights were not fitted on.
+    """
+    a.calibration = cal
+    a.reranker = FeatureReranker(a.sentence_vectors, a.term_weights, a.retriever.chunk_vectors, cal.rerank_weights)
+    for stale in ("refusal_fitted_on", "refusal_on_fitted_questions", "refusal_5fold_cv"):
+        report.pop(stale, None)  # a refit's report says how this fit was made, not an earlier one
+    x, y, by_rule = refusal_rows(a, gold)
     report["refused_by_council_rule"] = by_rule
-    x, y = np.array(rows), np.array(labels)
-    coef = fit_logistic(x, y)
+    if fit_on:
+        x_fit, y_fit, _ = refusal_rows(a, fit_on)
+        report["refusal_fitted_on"] = {"gold": fit_name, "questions": len(y_fit),
+                                       "unanswerable": int((y_fit == 0).sum())}
+    else:
+        x_fit, y_fit = x, y
+    coef = fit_logistic(x_fit, y_fit)
     prob = 1 / (1 + np.exp(-(np.hstack([x, np.ones((len(x), 1))]) @ coef)))
     cal.refusal_weights = {f: round(float(c), 4) for f, c in zip(REFUSAL_FEATURES, coef[:-1], strict=True)}
     cal.refusal_bias = round(float(coef[-1]), 4)
@@ -225,6 +261,11 @@ def refit_refusal(
         "refusal_on_unanswerable": round((int((prob[y == 0] < cal.refusal_threshold).sum()) + by_rule["unanswerable"]) / max(1, n_un), 3),
         "false_refusal_on_answerable": round((int((prob[y == 1] < cal.refusal_threshold).sum()) + by_rule["answerable"]) / max(1, n_an), 3),
     }
+    if fit_on:
+        p_fit = 1 / (1 + np.exp(-(np.hstack([x_fit, np.ones((len(x_fit), 1))]) @ coef)))
+        report["refusal_on_fitted_questions"] = refusal_rates(p_fit, y_fit, cal.refusal_threshold)
+        _finish(a, cal, report, out)
+        return
 
     # 5-fold cross-validation of the refusal model and threshold
     rng = np.random.default_rng(0)
@@ -240,7 +281,12 @@ def refit_refusal(
         "refusal_on_unanswerable": round(float((cv_prob[y == 0] < cv_t[y == 0]).mean()), 3) if (y == 0).any() else None,
         "false_refusal_on_answerable": round(float((cv_prob[y == 1] < cv_t[y == 1]).mean()), 3),
     }
+    _finish(a, cal, report, out)
+
+
+def _finish(a: Assistant, cal: Calibration, report: dict, out: Path) -> None:
     report["fitted"] = dt.date.today().isoformat()
+    report["embedder"] = model_name(a.settings)  # the vectors every score above came from
     cal.provenance = report
     cal.save(out)
     print(json.dumps(report, indent=1), "threshold", cal.refusal_threshold)

@@ -30,7 +30,6 @@ from pathlib import Path
 import numpy as np
 
 from assistant import Assistant
-from assistant.calibration import CALIBRATION_PATH
 from assistant.rerank import FusionOnly
 from assistant.types import Answer, Filters
 from clerk.settings import PROJECT_ROOT
@@ -284,8 +283,9 @@ def provenance(
             else None,
         },
         "calibration": {
-            "path": str(CALIBRATION_PATH),
-            "sha256": _sha(CALIBRATION_PATH.read_bytes()) if CALIBRATION_PATH.exists() else None,
+            "path": str(a.calibration_path) if a.calibration_path else "given by the caller",
+            "sha256": _sha(a.calibration_path.read_bytes()) if a.calibration_path and a.calibration_path.exists()
+            else None,
             "refusal_threshold": round(a.calibration.refusal_threshold, 4),
         },
         "settings": {"top_k": s.top_k, "candidates": s.candidates, "backends": backends, "retrievers": retrievers},

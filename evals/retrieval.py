@@ -38,7 +38,6 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
-from assistant.calibration import CALIBRATION_PATH
 from assistant.engine import Assistant
 from assistant.rerank import FEATURES, FeatureReranker, FusionOnly, Reranker
 from assistant.sentvec import SentenceVectors
@@ -187,7 +186,8 @@ def main() -> None:
     a = Assistant(get_settings(index=args.index))
     # Snapshot now: the weights on disk may be refitted while this runs.
     calibration = {
-        "file": _relative(CALIBRATION_PATH) if CALIBRATION_PATH.exists() else "none (built-in defaults)",
+        "file": _relative(a.calibration_path) if a.calibration_path and a.calibration_path.exists()
+        else "none (built-in defaults)",
         "bm25_weight": a.calibration.bm25_weight,
         "dense_weight": a.calibration.dense_weight,
         "rerank_weights": dict(a.calibration.rerank_weights),

@@ -20,6 +20,7 @@ def write_card(folder: Path, report: dict) -> Path:
         "- `weights.safetensors`: every weight matrix as int8 with a float16 scale per row, the rest float16 "
         "(`ingest/weights.py` loads it onto the packaged base model; nothing is downloaded).",
         "- `clerk-model.json`: format, base model, training settings. `report.json`: this card's numbers.",
+        "- `calibration.json` (once fitted): the fusion, reranker and refusal constants fitted on this model's vectors (`CLERK_EMBED_MODEL=<this folder> python -m evals.calibrate`); the assistant uses it whenever this model is configured, and a retrained model needs it fitted again (a test checks it names these weights' digest).",
         "- Tokenizer and module configuration: copied unchanged from the base model.",
         "",
         "## Data",

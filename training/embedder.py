@@ -113,8 +113,14 @@ def train_embedder(
 
 
 def write_model(model: SentenceTransformer, run: EmbedderRun, folder: Path, data: dict[str, object]) -> Path:
-    """Save ``model`` compactly (``ingest.weights``) with what it was trained on."""
+    """Save ``model`` compactly (``ingest.weights``) with what it was trained on.
+
+    A calibration left in ``folder`` was fitted on the previous weights' vectors: it is removed, so the
+    assistant falls back to the packaged model's constants until ``evals.calibrate`` fits the new ones.
+    """
+    from assistant.calibration import own_calibration_path
     from ingest.weights import save_compact
 
+    own_calibration_path(str(folder)).unlink(missing_ok=True)
     info = {"kind": "embedder", "trained": {**data, **{k: v for k, v in run.__dict__.items() if k != "loss"}}}
     return save_compact(model, folder, info=info)

@@ -178,3 +178,24 @@ def test_a_question_about_one_council_is_answered_from_its_documents(assistant):
     ans = assistant.ask("Who is the LGA's main point of contact for Blaby District Council?")
     assert not ans.refused and "Mark Edgell" in ans.answer
     assert {c.council for c in ans.citations} == {"blaby"}
+
+
+def test_a_list_is_answered_whole_in_one_quote_not_with_its_title_line(assistant, index_settings):
+    """The case study's "What are your top tips?" is followed by three bullets: the answer is that list,
+    quoted once as printed, not the document's title line nor the question heading the list."""
+    ans = assistant.ask("What top tips does the LGA's assurance case study give?")
+    assert not ans.refused
+    quotes = [c.quote for c in ans.citations]
+    list_quote = next((q for q in quotes if "Be connected" in q), None)
+    assert list_quote is not None, quotes
+    assert "Be consistent" in list_quote and "Be honest" in list_quote  # one quote, every item
+    assert not any(q.rstrip().endswith("?") or q.strip().endswith("Assurance case study") for q in quotes), quotes
+    assert_citations_checkable(ans, index_settings)
+
+
+def test_a_line_that_only_names_the_council_is_never_an_answer_sentence(assistant, index_settings):
+    ans = assistant.ask("Roughly what reserves does North West Leicestershire have?")
+    assert not ans.refused and "£30m" in ans.answer
+    for c in ans.citations:
+        assert c.quote.strip() != "North West Leicestershire District Council", ans.answer
+    assert_citations_checkable(ans, index_settings)

@@ -9,6 +9,7 @@ through untouched.
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 from dataclasses import fields
@@ -21,6 +22,7 @@ from assistant.calibration import CALIBRATION_PATH, Calibration, load_calibratio
 from assistant.rerank import FEATURES
 from evals.calibrate import FUSION_GRID, GRID, MAX_FALSE_REFUSALS
 from evals.gold import DEV, load_gold
+from evals.trainset import TRAIN_DIR
 from ingest.pipeline import Ingester
 from tests.helpers import ROOT, copy_corpus_files, make_settings, server_env
 
@@ -100,3 +102,32 @@ def test_the_threshold_keeps_false_refusals_within_the_stated_limit(fitted, embe
     finally:
         a.close()
     assert len(refused) <= MAX_FALSE_REFUSALS * len(ANSWERABLE), refused
+
+
+def _tiny_train(path: Path) -> Path:
+    """Training questions on the two indexed documents (answerable) or naming their councils (not), verbatim."""
+    lines = (TRAIN_DIR / "councils-small.jsonl").read_text(encoding="utf-8").splitlines()
+    answerable = [ln for ln in lines if any(f in ln for f in FILES)][:24]
+    unanswerable = [ln for ln in lines if '"sources": []' in ln and re.search(r"Hertingfordbury|Tintern", ln)][:12]
+    path.write_text("".join(ln + "\n" for ln in answerable + unanswerable), encoding="utf-8")
+    return path
+
+
+def test_refusal_weights_fitted_on_training_questions_keep_their_threshold_on_dev(fitted, tmp_path):
+    """`--refusal-gold`: the weights come from the training questions, the threshold from dev, where
+    the false-refusal limit must hold; the report says which questions the weights were fitted on."""
+    root, gold, dev_fit, _ = fitted
+    train, out = _tiny_train(tmp_path / "train.jsonl"), tmp_path / "refit.json"
+    proc = subprocess.run(
+        [sys.executable, "-m", "evals.calibrate", "--gold", str(gold), "--refusal-only",
+         "--refusal-gold", str(train), "--out", str(out)],
+        cwd=ROOT, env=server_env() | {"CLERK_INDEX": str(make_settings(root).index)},
+        capture_output=True, text=True, timeout=1200, check=False,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr[-4000:]
+    fit = load_calibration(out).provenance
+    assert fit["refusal_fitted_on"]["gold"] == str(train)
+    assert fit["refusal_fitted_on"]["questions"] == 36 and fit["refusal_fitted_on"]["unanswerable"] == 12
+    assert fit["refusal_in_sample"]["false_refusal_on_answerable"] <= MAX_FALSE_REFUSALS  # on dev
+    assert "refusal_on_fitted_questions" in fit and "refusal_5fold_cv" not in fit
+    assert load_calibration(out).refusal_weights != load_calibration(dev_fit).refusal_weights

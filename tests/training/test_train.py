@@ -64,6 +64,8 @@ def tiny(tmp_path_factory, packaged):
     (tmp / "measure.jsonl").write_text("\n".join(eval_lines) + "\n", encoding="utf-8")
     said: list[str] = []
     out = tmp / "model"
+    out.mkdir()
+    (out / "calibration.json").write_text('{"refusal_threshold": 0.5}', encoding="utf-8")  # an earlier model's fit
     trained = train([tmp / "train.jsonl"], out, settings, evaluate=[tmp / "measure.jsonl"],
                     epochs=1, batch_size=4, say=said.append)
     return settings, root, out, trained, said
@@ -82,6 +84,7 @@ def test_examples_come_from_the_index_and_the_run_is_reported(tiny) -> None:
     assert "| measure.jsonl | 6 |" in card and "Apache-2.0" in card and "MultipleNegativesRankingLoss" in card
     assert json.loads((out / "report.json").read_text())["data"] == data
     assert not (out / "examples.jsonl").exists()
+    assert not (out / "calibration.json").exists(), "a fit of the earlier weights would be used with these"
 
 
 def test_model_file_is_small_and_its_vectors_are_the_trained_ones(tiny, packaged) -> None:
