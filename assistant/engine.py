@@ -278,7 +278,7 @@ class Assistant:
         builder = CitationBuilder(self.pages)
         # A "[2]" inside a quoted sentence (a footnote, or a citation planted in the document) would read
         # as one of the answer's own markers and point at another source: only the answer's markers stay.
-        parts = [f"{MARKER.sub('', ev.quote).strip()} [{builder.cite(ev)}]" for ev in evidence]
+        parts = [_marked(MARKER.sub("", ev.quote).strip(), builder.cite(ev)) for ev in evidence]
         lead = "The documents differ: " if differing_figures(evidence, question) else ""
         listed = len(evidence) > 2 and evidence[0].quote.rstrip().endswith(":")
         text = (parts[0] + "\n" + "\n".join(f"- {p}" for p in parts[1:])) if listed else " ".join(parts)
@@ -291,6 +291,11 @@ def _deltas(text: str) -> Iterator[StreamEvent]:
     for piece in _CITED_PIECE.split(text):
         if piece:
             yield StreamEvent("delta", text=piece)
+
+
+def _marked(quote: str, n: int) -> str:
+    """A quote with its citation marker: on every line of a list quoted whole, so each item reads as cited."""
+    return "\n".join(f"{line.rstrip()} [{n}]" for line in quote.splitlines() if line.strip())
 
 
 def _closest_documents(passages: list[Passage], n: int = 3) -> list[str]:

@@ -39,6 +39,20 @@ class Scored:
 BULLET = re.compile(r"\s*(?:[•●▪◦‣∙·*–-]|\((?:[a-z]|[ivx]{1,4})\))\s")
 
 
+#: "What top tips…", "Which councils…", "What are…", "List…": a question whose answer is several things.
+_SEVERAL = re.compile(
+    r"^\s*(what|which)\s+(are|were)\b|\b(list|name)\s+(the|all|every)\b|"
+    r"\b(what|which)\s+(?:\w+\s+)?(?!does\b|is\b|was\b|has\b|its\b|this\b|happens\b)\w{3,}s\b",
+    re.I,
+)
+
+
+def asks_for_several(question: str) -> bool:
+    """Does the question ask for several things? Then a bulleted list is its answer unit; otherwise
+    the one item that answers it is, and a standing order's other duties are not."""
+    return bool(_SEVERAL.search(question))
+
+
 def names_only(text: str, passage: Passage) -> bool:
     """Does ``text`` only name its document or council ("North West Leicestershire District Council",
     "…, Assurance case study")? Such a line is a title or a letterhead: it is found for every question
@@ -114,7 +128,8 @@ class ExtractiveAnswerer:
                 own = next((c for c in scored if c.evidence.passage.council == council), None)
                 if own is not None and own.evidence.score >= 0.5 * best.evidence.score:
                     chosen.append(own)
-        items = self._list_around(best, scored) if BULLET.match(best.evidence.quote) else []
+        items = self._list_around(best, scored) if BULLET.match(best.evidence.quote) and asks_for_several(
+            query.text) else []
         if best.evidence.quote.rstrip().endswith(":"):
             chosen += self._list_after(best, scored)
         else:
