@@ -53,13 +53,18 @@ def asks_for_several(question: str) -> bool:
     return bool(_SEVERAL.search(question))
 
 
-def names_only(text: str, passage: Passage) -> bool:
+def naming_terms(passage: Passage) -> set[str]:
+    """The terms that name a passage's document and council: its title's and its council's."""
+    return set(terms(f"{passage.title} {passage.council}"))
+
+
+def names_only(text: str, naming: set[str]) -> bool:
     """Does ``text`` only name its document or council ("North West Leicestershire District Council",
-    "…, Assurance case study")? Such a line is a title or a letterhead: it is found for every question
-    about the document and answers none of them.
+    "…, Assurance case study"), given :func:`naming_terms`? Such a line is a title or a letterhead: it
+    is found for every question about the document and answers none of them.
     """
     said = set(terms(text))
-    return bool(said) and said <= set(terms(f"{passage.title} {passage.council}"))
+    return bool(said) and said <= naming
 
 
 class ExtractiveAnswerer:
@@ -90,11 +95,12 @@ class ExtractiveAnswerer:
             prior = max(0.0, 1.0 - 0.15 * rank)
             # A question about named councils is answered from their documents first.
             scope = -0.5 if query.councils and p.council not in query.councils else 0.0
+            naming = naming_terms(p)
             for pos, ((s, e), v) in enumerate(zip(spans, vecs, strict=True)):
                 text = p.text[s:e]
                 if len(text.split()) < 3 or is_instruction_like(text) or is_all_caps(text) or (
                     text.strip() == p.section.split(" > ")[-1]
-                ) or names_only(text, p) or text.rstrip().endswith("?"):
+                ) or names_only(text, naming) or text.rstrip().endswith("?"):
                     continue  # too short, an instruction to an AI, a heading, a title line or a question
                 cover = q.coverage(set(terms(text)))
                 num = q.number_share(text)
@@ -128,11 +134,12 @@ class ExtractiveAnswerer:
                 own = next((c for c in scored if c.evidence.passage.council == council), None)
                 if own is not None and own.evidence.score >= 0.5 * best.evidence.score:
                     chosen.append(own)
-        items = self._list_around(best, scored) if BULLET.match(best.evidence.quote) and asks_for_several(
-            query.text) else []
+        items: list[Scored] = []  # the rest of a bulleted list the best sentence is an item of
         if best.evidence.quote.rstrip().endswith(":"):
             chosen += self._list_after(best, scored)
         else:
+            if BULLET.match(best.evidence.quote) and asks_for_several(query.text):
+                items = self._list_around(best, scored)
             for cand in scored[1:]:
                 if cand in chosen or cand in items:
                     continue  # a list's items come with it, below
@@ -168,7 +175,7 @@ class ExtractiveAnswerer:
 
 def _as_one(item: Scored, others: list[Scored]) -> Evidence:
     """One quote for a whole list: from its first item to the end of its last item's line, as printed."""
-    run = sorted([item, *others], key=lambda c: c.position)
+    run = sorted([item, *others], key=lambda c: c.position)  # the best item sits anywhere in its list
     text = item.evidence.passage.text
     last = run[-1].evidence.end
     end = text.find("\n", last)

@@ -123,6 +123,11 @@ def fit_logistic(x: np.ndarray, y: np.ndarray, l2: float = 0.02, steps: int = 60
     return np.r_[raw, w[-1] - float(raw @ mean)]
 
 
+def probabilities(x: np.ndarray, coef: np.ndarray) -> np.ndarray:
+    """P(answerable) of each row of raw features under ``coef`` (last = bias), as :func:`fit_logistic` returns it."""
+    return 1 / (1 + np.exp(-(np.hstack([x, np.ones((len(x), 1))]) @ coef)))
+
+
 def pick_threshold(prob: np.ndarray, y: np.ndarray) -> float:
     """Highest threshold whose false refusals (answerable below it) stay within the limit."""
     answerable = np.sort(prob[y == 1])
@@ -210,6 +215,22 @@ def main() -> None:
     refit_refusal(a, gold, cal, report, args.out, fit_on, fit_name)
 
 
+def cross_validated_rates(x: np.ndarray, y: np.ndarray) -> dict[str, float | None]:
+    """Refusal rates under 5-fold cross-validation of the model and its threshold: what a new question sees."""
+    rng = np.random.default_rng(0)
+    folds = np.array_split(rng.permutation(len(y)), 5)
+    cv_prob, cv_t = np.zeros(len(y)), np.zeros(len(y))
+    for fold in folds:
+        train = np.setdiff1d(np.arange(len(y)), fold)
+        c = fit_logistic(x[train], y[train])
+        cv_t[fold] = pick_threshold(probabilities(x[train], c), y[train])
+        cv_prob[fold] = probabilities(x[fold], c)
+    return {
+        "refusal_on_unanswerable": round(float((cv_prob[y == 0] < cv_t[y == 0]).mean()), 3) if (y == 0).any() else None,
+        "false_refusal_on_answerable": round(float((cv_prob[y == 1] < cv_t[y == 1]).mean()), 3),
+    }
+
+
 def refusal_rows(a: Assistant, gold: list[GoldQuestion]) -> tuple[np.ndarray, np.ndarray, dict[str, int]]:
     """The refusal features of each question as the assistant is configured, its label (answerable), and
     how many of each kind the council rule refuses before the model is consulted (they are not rows)."""
@@ -250,7 +271,7 @@ def refit_refusal(
     else:
         x_fit, y_fit = x, y
     coef = fit_logistic(x_fit, y_fit)
-    prob = 1 / (1 + np.exp(-(np.hstack([x, np.ones((len(x), 1))]) @ coef)))
+    prob = probabilities(x, coef)
     cal.refusal_weights = {f: round(float(c), 4) for f, c in zip(REFUSAL_FEATURES, coef[:-1], strict=True)}
     cal.refusal_bias = round(float(coef[-1]), 4)
     cal.refusal_threshold = math.floor(pick_threshold(prob, y) * 1e4) / 1e4  # rounded down: never more refusals
@@ -262,29 +283,9 @@ def refit_refusal(
         "false_refusal_on_answerable": round((int((prob[y == 1] < cal.refusal_threshold).sum()) + by_rule["answerable"]) / max(1, n_an), 3),
     }
     if fit_on:
-        p_fit = 1 / (1 + np.exp(-(np.hstack([x_fit, np.ones((len(x_fit), 1))]) @ coef)))
-        report["refusal_on_fitted_questions"] = refusal_rates(p_fit, y_fit, cal.refusal_threshold)
-        _finish(a, cal, report, out)
-        return
-
-    # 5-fold cross-validation of the refusal model and threshold
-    rng = np.random.default_rng(0)
-    folds = np.array_split(rng.permutation(len(y)), 5)
-    cv_prob, cv_t = np.zeros(len(y)), np.zeros(len(y))
-    for fold in folds:
-        train = np.setdiff1d(np.arange(len(y)), fold)
-        c = fit_logistic(x[train], y[train])
-        p_train = 1 / (1 + np.exp(-(np.hstack([x[train], np.ones((len(train), 1))]) @ c)))
-        cv_t[fold] = pick_threshold(p_train, y[train])
-        cv_prob[fold] = 1 / (1 + np.exp(-(np.hstack([x[fold], np.ones((len(fold), 1))]) @ c)))
-    report["refusal_5fold_cv"] = {
-        "refusal_on_unanswerable": round(float((cv_prob[y == 0] < cv_t[y == 0]).mean()), 3) if (y == 0).any() else None,
-        "false_refusal_on_answerable": round(float((cv_prob[y == 1] < cv_t[y == 1]).mean()), 3),
-    }
-    _finish(a, cal, report, out)
-
-
-def _finish(a: Assistant, cal: Calibration, report: dict, out: Path) -> None:
+        report["refusal_on_fitted_questions"] = refusal_rates(probabilities(x_fit, coef), y_fit, cal.refusal_threshold)
+    else:
+        report["refusal_5fold_cv"] = cross_validated_rates(x, y)
     report["fitted"] = dt.date.today().isoformat()
     report["embedder"] = model_name(a.settings)  # the vectors every score above came from
     cal.provenance = report
