@@ -147,7 +147,8 @@ class Assistant:
         text = rewrite_follow_up(question.strip(), list(history), directory)
         known, unknown = directory.mentioned(text)
         return Query(question=question, text=text, search_text=expand_abbreviations(text), councils=known,
-                     unknown_councils=unknown, focus=directory.without_names(text))
+                     council_names=directory.names_of(known), unknown_councils=unknown,
+                     focus=directory.without_names(text))
 
     def retrieve(
         self,

@@ -16,11 +16,11 @@ from dataclasses import dataclass
 import numpy as np
 
 from assistant.cite import Evidence
-from assistant.query import Query
+from assistant.query import Query, names_another_council
 from assistant.rerank import TermWeights
 from assistant.safety import is_instruction_like
 from assistant.sentvec import SentenceVectors
-from assistant.text import figures, gives, terms, wanted_answer
+from assistant.text import asks_for_a_person, figures, gives, names_a_person, terms, wanted_answer
 from assistant.types import Passage
 from ingest.structure import classify_heading, is_all_caps
 
@@ -90,6 +90,7 @@ class ExtractiveAnswerer:
         """Every usable sentence of ``passages``, best first."""
         q = self.term_weights.of(query.focus)
         kind = wanted_answer(query.text)
+        who = asks_for_a_person(query.text)
         out: list[Scored] = []
         for rank, (p, (spans, vecs)) in enumerate(zip(passages, self.sentence_vectors.get(passages), strict=True)):
             prior = max(0.0, 1.0 - 0.15 * rank)
@@ -106,6 +107,10 @@ class ExtractiveAnswerer:
                 num = q.number_share(text)
                 cosine = float(v @ query_vector)
                 typed = 0.0 if kind is None else (0.2 if gives(kind, text) else -0.3)
+                if who and names_a_person(text):
+                    typed += 0.2  # "Who leads …?" is answered by "Cllr Terry Richardson - Council Leader"
+                if names_another_council(text, query.council_names, query.text):
+                    typed -= 0.3  # the review's peer "Leader of the Council, Breckland Council" does not lead Blaby
                 score = cosine + 0.6 * cover + 0.3 * num + 0.25 * prior + typed + scope
                 # A heading inside a passage ("2. Investment Objectives") names a subject, it does not answer.
                 heading = classify_heading(text) is not None

@@ -127,6 +127,10 @@ class CouncilDirectory:
         if len(alias) >= 3:
             self.aliases.setdefault(alias, set()).add(council)
 
+    def names_of(self, councils: set[str]) -> set[str]:
+        """Every alias of ``councils``."""
+        return {alias for alias, ids in self.aliases.items() if ids & councils}
+
     def without_names(self, text: str) -> str:
         """``text`` without council names (known ones and "X District Council" phrases) or "according to ..." clauses."""
         out = _SOURCE_CLAUSE.sub(" ", _COUNCIL_PHRASE.sub(" ", text))
@@ -184,6 +188,21 @@ def _core_name(name: str) -> str:
     return " ".join(words).lower()
 
 
+def names_another_council(text: str, names: set[str], question: str = "") -> bool:
+    """Does ``text`` name a council, and none by the ``names`` of the question's councils (their directory
+    aliases: "blaby", "tintern", "nwldc", "north west leicestershire") or as the ``question`` names it? "- Cllr
+    Sam Chapman-Allen, Leader of the Council, Breckland Council" in Blaby's review is about a peer from
+    elsewhere, not about Blaby; a question asking what was sent to Carmarthenshire County Council wants it."""
+    wanted = {w for name in names for w in name.split()} | {w.lower() for w in _WORD.findall(question)}
+    named: list[set[str]] = []
+    for m in _COUNCIL_PHRASE.finditer(text):
+        core = _core_name(m.group(1) or m.group(3) or "")
+        if core:  # its distinctive words and its initials ("North West Leicestershire District Council": "nwldc")
+            initials = "".join(w[0] for w in _WORD.findall(m.group(0)) if w[0].isupper()).lower()
+            named.append(set(core.replace("-", " ").split()) | {initials})
+    return bool(named) and bool(wanted) and not any(n & wanted for n in named)
+
+
 _QUESTION_WORDS = frozenset(
     "what which who whom whose when where why how did does do is are was were has have had can could should would will "
     "tell show give list say said according in for at by about from on".split()
@@ -198,6 +217,8 @@ class Query:
     text: str  # standalone form (follow-ups rewritten)
     search_text: str  # text plus expansions, for BM25 and the embedder
     councils: set[str] = field(default_factory=set)
+    #: What the index calls those councils (:class:`CouncilDirectory` aliases), to tell them from others.
+    council_names: set[str] = field(default_factory=set)
     unknown_councils: list[str] = field(default_factory=list)
     #: The question without the names of the councils it is about: what evidence must hold.
     #: A council's name is scope (the reranker's council feature), and counting it as content

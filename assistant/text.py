@@ -34,9 +34,16 @@ def _stemmer() -> PorterStemmer:
     return PorterStemmer()
 
 
+#: Offices named after what their holder does: "Who leads Blaby?" is answered by "Council Leader", "Who chairs
+#: the board?" by "Chairman: Cllr …". Porter keeps "leader" and "lead" apart; a question's words must meet them.
+_OFFICE_NOUNS = {"leader": "lead", "leaders": "lead", "chairman": "chair", "chairmen": "chair",
+                 "chairwoman": "chair", "chairperson": "chair"}
+
+
 @lru_cache(maxsize=65536)
 def stem(word: str) -> str:
-    return _stemmer().stem(word.lower())
+    w = word.lower()
+    return _OFFICE_NOUNS.get(w) or _stemmer().stem(w)
 
 
 def terms(text: str) -> list[str]:
@@ -148,3 +155,29 @@ def gives(kind: str | None, text: str) -> bool:
     if kind == "date":
         return bool(_DATE.search(text))
     return True
+
+
+#: "Who leads / chairs / heads …", "Who is the …": a question whose answer names someone. Not "who is responsible
+#: for", "who can", "who may": their answers are an office or a committee as often as a person.
+_WANTS_PERSON = re.compile(
+    r"^\s*who\s+(?:is|was|leads|led|chairs|chaired|heads|headed|runs)\b"
+    r"(?!\s+(?:responsible|eligible|entitled|allowed|able|required|liable|expected|permitted|covered)\b)",
+    re.I,
+)
+#: A person as council documents name one: "Cllr Terry Richardson", "Mrs Sue Chandler", or a list line
+#: "Julia Smith - Chief Executive".
+_PERSON = re.compile(
+    r"\b(?:Cllr|Councillor|Mr|Mrs|Ms|Miss|Dr|Sir|Dame)\.?\s+[A-Z][a-z'’-]+"
+    r"|^\W*[A-Z][a-z'’-]+\s+[A-Z][a-z'’-]+\s*[-–,]\s+[A-Z]",
+    re.M,
+)
+
+
+def asks_for_a_person(question: str) -> bool:
+    """Does the question ask who someone is ("Who leads Blaby District Council?")?"""
+    return bool(_WANTS_PERSON.search(question))
+
+
+def names_a_person(text: str) -> bool:
+    """Does ``text`` name a person ("- Cllr Terry Richardson - Council Leader")?"""
+    return bool(_PERSON.search(text))

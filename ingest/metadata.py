@@ -554,12 +554,27 @@ _SUFFIX_KIND = {"pc": "parish", "dc": "district", "bc": "borough", "mbc": "metro
                 "city": "city", "cbc": "county borough"}
 
 
-def _from_slug(slug: str) -> CouncilName | None:
-    """The council a folder slug names, where its suffix leaves no doubt ("hertingfordbury-pc")."""
+#: Kinds a "-cc" slug may stand for: the document's own words ("the County Council") tell which.
+_CC_KINDS = ("county", "city", "community")
+
+
+def _from_slug(slug: str, text: str = "") -> CouncilName | None:
+    """The council a folder slug names, where its suffix leaves no doubt ("hertingfordbury-pc"), or where
+    ``text`` settles an ambiguous one: "kent-cc" and a budget report that says "the County Council" and
+    "Kent" (never "Kent County Council" in full) is Kent County Council."""
     place, _, suffix = slug.rpartition("-")
-    if not place or suffix not in _SUFFIX_KIND:
+    if not place:
         return None
-    return CouncilName(place.replace("-", " ").title(), _SUFFIX_KIND[suffix])
+    name = place.replace("-", " ").title()
+    if suffix == "cc" and text:
+        low = text.lower()
+        counts = {kind: low.count(f"{kind} council") for kind in _CC_KINDS}
+        kind = max(counts, key=counts.__getitem__)
+        if counts[kind] and name.lower() in low:
+            return CouncilName(name, kind)
+    if suffix not in _SUFFIX_KIND:
+        return None
+    return CouncilName(name, _SUFFIX_KIND[suffix])
 
 
 #: Mentions of one council that make it the document's council when nothing else names one.
@@ -872,6 +887,13 @@ _META_LINE = re.compile(
 _NUMBERED = re.compile(r"^\d+(?:\.\d+)*[.)]?\s+\S")
 _SENTENCE_INSIDE = re.compile(r"[a-z]{2}[.!?]\s+[A-Z]")
 _WEEKDAY = re.compile(r"\b(?:mon|tues|wednes|thurs|fri|satur|sun)day\b", re.IGNORECASE)
+#: A list of contents without its heading: its column names ("Section Page"), or an entry ending in its section
+#: and page numbers ("Executive Summary 1 2") or a dotted leader ("Introduction ....... 3").
+_CONTENTS_LINE = re.compile(
+    r"^(?:(?:section|item|paragraph|para|appendix|chapter)\s+)?page(?:s|\s+no\.?)?$|[^\W\d]\s+(?:\d{1,3}|[A-Z])\s+\d{1,3}$"
+    r"|\.{4,}\s*\d{1,3}$",
+    re.IGNORECASE,
+)
 _SECTION_START = re.compile(
     r"^(?:introduction|summary|executive\s+summary|background|purpose(?:\s+of\s+(?:the\s+)?report)?|foreword|overview"
     r"|recommendations?|preface)$",
@@ -999,7 +1021,7 @@ def _cover_segments(lines: list[str]) -> tuple[list[str], str]:
             break
         if _PAGE_MARK.search(line) and len(line) < 90:
             continue
-        if CONTENTS.match(line) or (_SECTION_START.match(line) and (blocks or current)):
+        if CONTENTS.match(line) or _CONTENTS_LINE.search(line) or (_SECTION_START.match(line) and (blocks or current)):
             break
         m = _MINUTES_LINE.match(line)
         if m:
@@ -1335,7 +1357,8 @@ def infer_metadata(path: Path, pages: list[Page], furniture: str = "",
     named = detect_council(_head(pages, HEAD_CHARS))
     council, council_why, name = infer_council(path, pages)
     if name is None:  # the cover's council, unless the folder's suffix names another (OCR's "Hertingeordqury")
-        from_folder = _from_slug(council)
+        # an ambiguous folder kind ("-cc") is settled by the text when the cover names no council itself
+        from_folder = _from_slug(council, _head(pages, HEAD_CHARS * 20) if named is None else "")
         name = named if named is not None and (from_folder is None or named.slug == from_folder.slug) else from_folder
     title = _title_of(first, path, name, furniture, props.title)
     doc_type = _doc_type_of(first, path, title)

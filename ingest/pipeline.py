@@ -47,7 +47,7 @@ PARSE_AHEAD = 32
 #: The version of reading, cleaning and splitting that made a document's chunks. Raise it when
 #: a change makes the same file yield other chunks: an index built before then processes its
 #: unchanged files once more on the next ingest, instead of keeping chunks this clerk would not make.
-PROCESSING = "5"
+PROCESSING = "6"
 
 def processing_version(settings: Settings) -> str:
     """What made a document's chunks: :data:`PROCESSING` and the settings that change the text read.

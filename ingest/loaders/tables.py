@@ -69,9 +69,13 @@ TITLE_GAP = 160.0  # pt: how far above a table its title may be
 RULED_HEADER_ROWS = 4  # most leading rows a ruled table's header may take
 BORDERLESS_HEADER_ROWS = 6  # camelot gives one text line per row, so wrapped headers take more rows
 MAX_TITLE_CHARS = 120
+PROSE_CELL_CHARS = 400  # a cell this long holding several sentences is a paragraph, not a value
+PROSE_CELL_SENTENCES = 3
 
 _WS = re.compile(r"\s+")
 _NUM = re.compile(r"^[-+(]?[£$€]?[-+]?\d[\d,]*(\.\d+)?\)?%?$|^[-+]?£?\d[\d,.]*(m|k|bn)?$", re.IGNORECASE)
+_SENTENCE_END = re.compile(r"[.;:](?=\s+(?:[A-Z(]|\d+\.))")
+_CONTENTS_PAGE = re.compile(r"^\s*(?:page|pages|page\s+no\.?|page\s+number)\s*$", re.IGNORECASE)
 _BOLD = re.compile(r"bold|black|heavy|semibold|demi", re.IGNORECASE)
 _BLANKS = frozenset(" \r\n\t\ufffe")
 _QUIET_LOGGERS = ("pdfminer", "pdfplumber", "camelot", "playa")
@@ -623,6 +627,10 @@ class _PageReader:
         if continued and previous is not None:
             header = list(previous.header)
             title = title or previous.title
+        if header and _CONTENTS_PAGE.match(header[-1]):
+            return None  # a list of contents: its entries and page numbers are not data, and its heading is the title
+        if ncol == 2 and not any(header) and any(_is_paragraph(c) for row in body for c in row):
+            return None  # a label beside paragraphs (an officer's delegated powers): read as printed, sentence by sentence
         title = title or self._title(found.bbox, boxes)
         sections: list[str | None] = []
         section: str | None = None
@@ -966,6 +974,11 @@ def _banding(table: Any) -> bool:
             if len(lines) >= 5 and sum(is_number(x) for x in lines) >= 3:
                 return True
     return False
+
+
+def _is_paragraph(cell: str) -> bool:
+    """A cell of several sentences: as one row line it would be one unit of thousands of characters, quoted whole."""
+    return len(cell) >= PROSE_CELL_CHARS and len(_SENTENCE_END.findall(cell)) >= PROSE_CELL_SENTENCES - 1
 
 
 def _looks_like_data(rows: list[list[str]], min_figures: int = 3, min_share: float = 0.6) -> bool:

@@ -40,6 +40,10 @@ PROSE_PAGES = [
     ("trafford/trafford-constitution-part-1-summary.pdf", 3),
     ("gloucester-city/gcc-cabinet-report-resource-requirements-finance-team.pdf", 2),
     ("gloucester-city/gcc-cabinet-report-resource-requirements-finance-team.pdf", 3),
+    # an officer beside paragraphs of delegated powers, boxed: read as printed, sentence by sentence
+    ("trafford/trafford-constitution-part-3-responsibility-for-functions.pdf", 64),
+    # a list of contents ("Section | Page"): not data, and its heading is the document's title
+    ("kent-cc/kcc-budget-report-2025-26-feb-2025.pdf", 1),
 ]
 
 # Tintern asset register, p. 1 (a ruled grid; "Toal Value" is the page's own spelling).
@@ -194,6 +198,12 @@ def test_a_plain_first_body_row_is_not_taken_into_the_header() -> None:
     lines = loaded(PART_3)[25].split("\n")
     assert "Portfolio: Leader of the Council | Portfolio Holder: Cllr Andrew Western" in lines
     assert "Portfolio: Adult Social Care | Portfolio Holder: Cllr Joanne Harding" in lines
+
+
+def test_a_glossary_of_short_definitions_stays_a_table() -> None:
+    """Kent's treasury glossary, p. 21: a term beside a one-sentence meaning is a row, unlike a box of prose."""
+    [table] = read_page(corpus_file("kent-cc/kcc-appendix-m-treasury-management-strategy-2025-26.pdf"), 20).tables
+    assert ["IMF", "International Monetary Fund"] in table.rows
 
 
 def test_a_plain_key_of_labels_and_meanings_has_no_header() -> None:

@@ -56,3 +56,7 @@ def test_titles_are_the_documents_own_and_carry_their_council(compared) -> None:
         assert title.startswith(f"Trafford Council Constitution Part {part}: "), title
     assert by_file["hertingfordbury-pc/hpc-accounting-statements-2017-18.pdf"] == \
         "Hertingfordbury Parish Council – Accounting Statements 2017/18"
+    # the heading above a list of contents, not an entry of it ("… Finance Settlement 3 12"); a kent-cc/ folder
+    # and a text that says "the County Council" and "Kent", never "Kent County Council" in full, name the council
+    assert by_file["kent-cc/kcc-budget-report-2025-26-feb-2025.pdf"] == \
+        "Kent County Council – Draft Revenue Budget 2025-26 and 2025-28 MTFP, and Draft Capital Programme 2025-35"
