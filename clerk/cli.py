@@ -71,9 +71,7 @@ def cmd_docs(args: argparse.Namespace) -> int:
     docs = registry.documents()
     registry.close()
     if args.json:
-        keys = ("source", "council", "doc_type", "title", "date", "pages", "chunks", "status", "error",
-                "duplicate_of", "ocr_pages", "meta_origin", "restricted", "doc_id", "overrides")
-        print(json.dumps([{k: getattr(d, k) for k in keys} for d in docs], indent=1))
+        print(json.dumps([d.listing() for d in docs], indent=1))
     else:
         from clerk.console import print_documents
 
@@ -336,7 +334,7 @@ def cmd_users(args: argparse.Namespace) -> int:
             if not accounts.users:
                 print(f"no users in {settings.users_path}: the web app runs without sign-in")
             for a in sorted(accounts.users.values(), key=lambda a: a.name):
-                print(f"{a.name}\t{a.role}")
+                print(f"{a.name}\t{a.role}" + ("\tapi-key" if a.api_key_hash else ""))
             return 0
         if not args.name:
             print(f"clerk users {args.action}: give a user name", file=sys.stderr)
@@ -345,18 +343,25 @@ def cmd_users(args: argparse.Namespace) -> int:
             accounts.remove(args.name)
             print(f"removed {args.name} from {settings.users_path}")
             return 0
+        password: str | None
         if args.password_stdin:
             password = sys.stdin.readline().rstrip("\n")
+        elif args.api_key:
+            password = None  # a key for tools; an existing user keeps their password
         else:
             password = getpass.getpass(f"password for {args.name}: ")
             if getpass.getpass("again: ") != password:
                 print("clerk users add: the passwords differ", file=sys.stderr)
                 return 2
-        accounts.add(args.name, args.role, password)
+        key = accounts.add(args.name, args.role, password, api_key=args.api_key)
     except AccountsError as exc:
         print(f"clerk users: {exc}", file=sys.stderr)
         return 2
-    print(f"{args.name} ({args.role}) saved in {settings.users_path}; `clerk serve` now asks for sign-in")
+    print(f"{args.name} ({args.role}) saved in {settings.users_path}; `clerk serve` now asks for sign-in",
+          file=sys.stderr if key else sys.stdout)
+    if key:
+        print("API key (shown once; send it as `Authorization: Bearer KEY`):", file=sys.stderr)
+        print(key)
     return 0
 
 
@@ -449,6 +454,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--role", choices=["officer", "member", "public"], default="member",
                    help="officer: sees restricted documents and manages the library; member, public: public only")
     p.add_argument("--password-stdin", action="store_true", help="read the password from standard input")
+    p.add_argument("--api-key", action="store_true",
+                   help="issue an API key for /api/v1 (printed once on standard output; replaces an earlier key); "
+                   "without a password the user is API-only")
     p.set_defaults(func=cmd_users)
     return parser
 

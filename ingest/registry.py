@@ -106,6 +106,11 @@ STOPWORDS = frozenset(
 )
 
 
+#: The fields of a document's listing (:meth:`DocumentRecord.listing`).
+LISTING_FIELDS = ("source", "council", "doc_type", "title", "date", "pages", "chunks", "status", "error",
+                  "duplicate_of", "ocr_pages", "meta_origin", "restricted", "doc_id", "overrides")
+
+
 @dataclass
 class DocumentRecord:
     """One row of the registry, as ``clerk docs`` shows it."""
@@ -140,6 +145,10 @@ class DocumentRecord:
 
     def to_dict(self) -> dict:
         return asdict(self)
+
+    def listing(self) -> dict:
+        """What ``clerk docs --json`` and ``GET /api/v1/documents`` show of a document."""
+        return {k: getattr(self, k) for k in LISTING_FIELDS}
 
     def named_by(self, ref: str) -> bool:
         """Does ``ref`` (id, source, path relative to the corpus, or file name) name this document?"""

@@ -18,6 +18,14 @@ and delete documents, but, not being signed in, never sees restricted ones.
 Passwords are stored as scrypt hashes (``scrypt$n$r$p$salt$hash``, salt and
 hash base64), checked in constant time. Sessions are random tokens held in the
 server's memory with an expiry; restarting the server signs everyone out.
+
+API keys (``clerk users add NAME --role ROLE --api-key``) let other tools call
+``/api/v1`` and ``/v1`` as that user, with that user's role: a request sends
+``Authorization: Bearer KEY``. A key is 32 random bytes, shown once and stored
+as its SHA-256 (``sha256$hex``): a key that long cannot be guessed from its
+hash, so the slow hash that protects a chosen password is not needed, and
+every request can be checked quickly. A user may have a key and no password
+(a service account that never signs in to the page).
 """
 
 from __future__ import annotations
@@ -104,7 +112,20 @@ def verify_password(password: str, stored: str) -> bool:
 class Account:
     name: str
     role: str
-    password_hash: str
+    password_hash: str | None  # None: an API-only account, which cannot sign in to the page
+    api_key_hash: str | None = None
+
+
+#: What an API key starts with, so one pasted into the wrong place is recognisable.
+KEY_PREFIX = "clerk_"
+
+
+def new_api_key() -> str:
+    return KEY_PREFIX + secrets.token_urlsafe(32)
+
+
+def hash_api_key(key: str) -> str:
+    return "sha256$" + hashlib.sha256(key.encode()).hexdigest()
 
 
 class Accounts:
@@ -127,14 +148,18 @@ class Accounts:
         for name, entry in users.items():
             if not isinstance(entry, dict) or not _NAME.match(name):
                 raise AccountsError(f"{self.path}: user {name!r} is not a valid entry")
-            role, hashed = entry.get("role"), entry.get("password")
+            role, hashed, key = entry.get("role"), entry.get("password"), entry.get("api_key")
             if role not in ROLES:
                 raise AccountsError(f"{self.path}: user {name!r} has role {role!r}; roles are {', '.join(ROLES)}")
-            if not isinstance(hashed, str) or not hashed.startswith("scrypt$"):
+            if key is not None and not (isinstance(key, str) and key.startswith("sha256$")):
+                raise AccountsError(f"{self.path}: user {name!r} has an api_key that is not a sha256$ hash "
+                                    f"(issue one with `clerk users add {name} --api-key`)")
+            if hashed is None and key is None or hashed is not None and not (
+                    isinstance(hashed, str) and hashed.startswith("scrypt$")):
                 raise AccountsError(
                     f"{self.path}: user {name!r} has no hashed password (set one with `clerk users add {name}`)"
                 )
-            self.users[name] = Account(name, role, hashed)
+            self.users[name] = Account(name, role, hashed, key)
 
     @property
     def enabled(self) -> bool:
@@ -144,10 +169,19 @@ class Accounts:
     def check(self, name: str, password: str) -> Account | None:
         """The account for a correct name and password, else None (unknown names cost the same time)."""
         account = self.users.get(name.strip())
-        if account is None:
+        if account is None or account.password_hash is None:
             verify_password(password, _DUMMY_HASH)
             return None
         return account if verify_password(password, account.password_hash) else None
+
+    def by_key(self, key: str) -> Account | None:
+        """The account an API key belongs to, else None; every stored hash is compared, in constant time each."""
+        presented = hash_api_key(key.strip())
+        found = None
+        for account in self.users.values():
+            if account.api_key_hash is not None and hmac.compare_digest(presented, account.api_key_hash):
+                found = account
+        return found
 
     def viewer(self, name: str | None) -> Viewer:
         """The viewer for a signed-in name; sign-in off gives the open visitor; an unknown name sees nothing private."""
@@ -156,16 +190,28 @@ class Accounts:
         account = self.users.get(name or "")
         return Viewer(account.name, account.role) if account else Viewer(None, "public")
 
-    def add(self, name: str, role: str, password: str) -> None:
-        """Add a user, or replace the role and password of an existing one, and save the file."""
+    def add(self, name: str, role: str, password: str | None, api_key: bool = False) -> str | None:
+        """Add a user, or replace the role (and the password, when given) of an existing one, and save the file.
+
+        ``api_key``: issue a new API key, replacing any earlier one; it is returned, and only its hash is kept.
+        ``password`` None keeps an existing user's password; a new user without one is API-only.
+        """
         if not _NAME.match(name):
             raise AccountsError(f"user name {name!r}: use letters, digits and . _ @ - (up to 64)")
         if role not in ROLES:
             raise AccountsError(f"role {role!r}: roles are {', '.join(ROLES)}")
-        if len(password) < MIN_PASSWORD:
+        if password is not None and len(password) < MIN_PASSWORD:
             raise AccountsError(f"password: at least {MIN_PASSWORD} characters")
-        self.users[name] = Account(name, role, hash_password(password))
+        before = self.users.get(name)
+        if password is None and not api_key and (before is None or before.password_hash is None):
+            raise AccountsError(f"user {name!r}: give a password, or --api-key for an API-only account")
+        key = new_api_key() if api_key else None
+        self.users[name] = Account(
+            name, role, hash_password(password) if password is not None else (before.password_hash if before else None),
+            hash_api_key(key) if key else (before.api_key_hash if before else None),
+        )
         self.save()
+        return key
 
     def remove(self, name: str) -> None:
         if name not in self.users:
@@ -176,7 +222,9 @@ class Accounts:
     def save(self) -> None:
         lines = ["# clerk users: manage with `clerk users add NAME --role ROLE` (passwords are scrypt hashes)", ""]
         for a in sorted(self.users.values(), key=lambda a: a.name):
-            lines += [f'[users."{a.name}"]', f'role = "{a.role}"', f'password = "{a.password_hash}"', ""]
+            lines += [f'[users."{a.name}"]', f'role = "{a.role}"']
+            lines += [f'password = "{a.password_hash}"'] if a.password_hash else []
+            lines += [f'api_key = "{a.api_key_hash}"', ""] if a.api_key_hash else [""]
         self.path.parent.mkdir(parents=True, exist_ok=True)
         tmp = self.path.with_name(self.path.name + ".tmp")
         tmp.write_text("\n".join(lines), encoding="utf-8")

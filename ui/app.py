@@ -35,6 +35,7 @@ from evals.gold import GoldFormatError
 from ingest.metadata import DOC_TYPES
 from ingest.registry import DocumentRecord
 from ui.accounts import Accounts, Sessions, Viewer
+from ui.api import AnswerSlots, build_api
 from ui.evaluation import latest_run, report_view, run_gold, summary_line
 from ui.feedback import record_feedback
 from ui.library import COLUMNS, Library
@@ -101,7 +102,11 @@ def deletable(docs: list[DocumentRecord]) -> list[tuple[str, str]]:
     return [(f"{d.title or Path(d.source).name} ({Path(d.source).name})", d.doc_id) for d in docs]
 
 
-def build_blocks(assistant: Assistant, library: Library, accounts: Accounts) -> gr.Blocks:
+def build_blocks(assistant: Assistant, library: Library, accounts: Accounts, slots: AnswerSlots | None = None,
+                 ) -> gr.Blocks:
+    """The page (``slots``: the answering slots it shares with the API; its own when alone)."""
+    slots = slots or AnswerSlots(assistant.settings.ask_workers)
+
     def viewer_of(request: gr.Request | None) -> Viewer:
         return accounts.viewer(request.username if request is not None else None)
 
@@ -243,7 +248,7 @@ def build_blocks(assistant: Assistant, library: Library, accounts: Accounts) -> 
             passages: list[Passage] = []
             shown = ""
             try:
-                for event in assistant.stream(message, filters=filters, history=asked):
+                for event in slots.stream(assistant.stream(message, filters=filters, history=asked)):
                     if event.kind == "status":
                         history[-1] = {"role": "assistant", "content": f"<p class='hint'>{esc(event.text)}…</p>"}
                         yield history, past, gr.skip(), gr.skip(), gr.skip(), ""
@@ -442,8 +447,10 @@ def build_app(settings: Settings) -> FastAPI:
         media = mimetypes.guess_type(path.name)[0] or "application/octet-stream"
         return FileResponse(path, media_type=media, filename=path.name, content_disposition_type="inline")
 
-    app.state.assistant = assistant
-    blocks = build_blocks(assistant, Library(assistant), accounts)
+    slots = AnswerSlots(settings.ask_workers)
+    app.mount("/api/v1", build_api(assistant, accounts, signed_in, slots))
+    app.state.assistant, app.state.slots = assistant, slots
+    blocks = build_blocks(assistant, Library(assistant), accounts, slots)
     return gr.mount_gradio_app(app, blocks, path="/", theme=THEME, css=CSS, head=PAGE_SCRIPT, footer_links=[],
                                auth_dependency=signed_in if accounts.enabled else None)
 

@@ -7,7 +7,7 @@ import sys
 
 import pytest
 
-from ui.accounts import OPEN_VISITOR, Accounts, AccountsError, Sessions, hash_password, verify_password
+from ui.accounts import OPEN_VISITOR, Accounts, AccountsError, Sessions, hash_api_key, hash_password, verify_password
 
 
 def test_passwords_are_salted_hashes_checked_exactly():
@@ -87,3 +87,31 @@ def test_clerk_users_command(tmp_path):
     assert short.returncode == 2 and "at least 8" in short.stderr
     assert clerk("remove", "nobody").returncode == 2
     assert clerk("remove", "olivia").returncode == 0 and "without sign-in" in clerk("list").stdout
+
+
+def test_an_api_key_is_shown_once_stored_as_its_hash_and_names_its_user(tmp_path):
+    def clerk(*args: str, stdin: str = "") -> subprocess.CompletedProcess:
+        return subprocess.run([sys.executable, "-m", "clerk.cli", "users", *args, "--index", str(tmp_path)],
+                              input=stdin, capture_output=True, text=True, timeout=60)
+
+    added = clerk("add", "teams-bot", "--role", "member", "--api-key")
+    assert added.returncode == 0, added.stderr
+    key = added.stdout.strip()
+    assert key.startswith("clerk_") and len(key) > 40 and "\n" not in key
+    stored = (tmp_path / "users.toml").read_text()
+    assert key not in stored and hash_api_key(key) in stored
+    accounts = Accounts(tmp_path / "users.toml")
+    assert accounts.by_key(key).name == "teams-bot" and accounts.by_key(key + "x") is None
+    assert accounts.by_key("") is None
+    assert accounts.check("teams-bot", "") is None  # API-only: no password to sign in with
+    assert clerk("list").stdout.split() == ["teams-bot", "member", "api-key"]
+    # an officer with a password gets a key too, keeping the password; a new key replaces the old one
+    assert clerk("add", "olivia", "--role", "officer", "--password-stdin", stdin="officer-pass-1\n").returncode == 0
+    first = clerk("add", "olivia", "--role", "officer", "--api-key").stdout.strip()
+    second = clerk("add", "olivia", "--role", "officer", "--api-key").stdout.strip()
+    accounts = Accounts(tmp_path / "users.toml")
+    assert accounts.by_key(first) is None and accounts.by_key(second).role == "officer"
+    assert accounts.check("olivia", "officer-pass-1") is not None
+    # a new user needs a password or a key
+    with pytest.raises(AccountsError, match="--api-key"):
+        accounts.add("nobody", "member", None)
