@@ -74,6 +74,14 @@ class Passage:
         )
 
 
+def file_link(doc_id: str, page: int | None = None) -> str:
+    """The path on ``clerk serve`` that opens a document's own file (at a page, for PDFs): ``/files/<doc_id>#page=N``.
+
+    Every door that hands out citations (the JSON API, the chat API, MCP, the llama-index nodes) links with it.
+    """
+    return f"/files/{doc_id}" + (f"#page={page}" if page else "")
+
+
 @dataclass
 class Citation:
     """One numbered reference: where the supporting words are and what they say."""

@@ -295,6 +295,19 @@ def cmd_serve(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_mcp(args: argparse.Namespace) -> int:
+    """Serve MCP over stdio for an agent that starts clerk as a subprocess (``ui.mcp_server``)."""
+    from ui.mcp_server import run_stdio
+    from ui.service import NotSignedIn
+
+    try:
+        run_stdio(_settings(args), args.api_key or os.environ.get("CLERK_API_KEY") or None)
+    except (NotSignedIn, ValueError) as exc:
+        print(f"clerk mcp: {exc}", file=sys.stderr)
+        return 2
+    return 0
+
+
 def cmd_train(args: argparse.Namespace) -> int:
     """Fine-tune the embedder on gold questions (``training.run``); the bundled models: ``make train``."""
     from evals.gold import GoldFormatError
@@ -428,6 +441,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, default=7860)
     p.set_defaults(func=cmd_serve)
+
+    p = sub.add_parser("mcp", help="serve the MCP tools over stdio, for an agent that starts clerk itself")
+    _common(p)
+    p.add_argument("--api-key", metavar="KEY",
+                   help="act for this key's user (default $CLERK_API_KEY; without one: the public view)")
+    p.set_defaults(func=cmd_mcp)
 
     p = sub.add_parser("train", help="fine-tune the embedder on questions written from the documents")
     _common(p)

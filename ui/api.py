@@ -14,12 +14,11 @@ route                  returns
 
 The schema is served at ``/api/v1/openapi.json`` (browsable at ``/api/v1/docs``).
 
-Who is asking (:func:`viewer_of`): a request with ``Authorization: Bearer KEY``
-acts for the key's user (``clerk users add NAME --role R --api-key``); one with
-the page's session cookie for the signed-in user; with sign-in on, any other
-request is refused (401). With no users configured the API serves the public
-view: restricted documents are hidden, as they are on the page. A restricted
-document is then answered like a missing one everywhere (answer, citation,
+Who is asking, and what they may see, is decided in :mod:`ui.service` for
+every door alike: a bearer key acts for its user, the page's session cookie for
+the signed-in user, anything else is refused (401) once users are configured;
+with no users configured the API serves the public view. A restricted
+document is answered like a missing one everywhere (answer, citation,
 search, document list, document, file link), so its existence is not disclosed.
 
 Answers take a slot of the same pool as the page's chat (:class:`AnswerSlots`),
@@ -30,99 +29,29 @@ from a stream gives its slot back when the stream is closed.
 from __future__ import annotations
 
 import json
-import queue
-import threading
-from collections.abc import AsyncIterator, Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import AsyncIterator, Callable
 from typing import Annotated, Any, Literal
 
-import anyio
 from fastapi import FastAPI, HTTPException, Query, Request
-from fastapi.responses import JSONResponse, StreamingResponse
+from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from assistant import Assistant
-from assistant.types import Filters, Passage, StreamEvent
-from ingest.registry import DocumentRecord
+from assistant.types import Filters, StreamEvent
 from ui.accounts import Accounts, Viewer
 from ui.feedback import append_feedback
-
-#: Largest request body the API reads (a question, its history and filters fit in far less).
-MAX_BODY = 64 * 1024
-MAX_QUESTION = 2000
-MAX_HISTORY = 20
-MAX_K = 20
-#: Who a request acts for when no users are configured: the public view, restricted documents hidden.
-PUBLIC = Viewer(None, "public")
-
-
-class AnswerSlots:
-    """The answering slots every way of asking shares (the page's chat, ``/api/v1``, the chat API).
-
-    Answering is CPU-bound, so ``Settings.ask_workers`` questions run at once and
-    the rest wait their turn, whichever door they came in by.
-    """
-
-    def __init__(self, slots: int) -> None:
-        self._free = threading.BoundedSemaphore(max(1, slots))
-
-    @contextmanager
-    def held(self) -> Iterator[None]:
-        self._free.acquire()
-        try:
-            yield
-        finally:
-            self._free.release()
-
-    def stream(self, events: Iterator[StreamEvent]) -> Iterator[StreamEvent]:
-        """``events`` (an answer being written), written in a slot by a thread of its own, read as they come.
-
-        The writer never waits for the reader: a reader that goes away (a closed
-        browser tab, a client that drops a stream) cannot keep the slot, which
-        is free again once the answer is written or, if the reader said it left,
-        at the next event.
-        """
-        written, stop = self._write(events)
-        try:
-            while (item := written.get()) is not _DONE:
-                if isinstance(item, BaseException):
-                    raise item
-                yield item
-        finally:
-            stop.set()
-
-    async def astream(self, events: Iterator[StreamEvent]) -> AsyncIterator[StreamEvent]:
-        """:meth:`stream` for an async reader (a streamed HTTP response)."""
-        written, stop = self._write(events)
-        try:
-            while (item := await anyio.to_thread.run_sync(written.get, abandon_on_cancel=True)) is not _DONE:
-                if isinstance(item, BaseException):
-                    raise item
-                yield item
-        finally:
-            stop.set()
-
-    def _write(self, events: Iterator[StreamEvent]) -> tuple[queue.SimpleQueue, threading.Event]:
-        written: queue.SimpleQueue = queue.SimpleQueue()
-        stop = threading.Event()
-
-        def write() -> None:
-            try:
-                with self.held():
-                    for event in events:
-                        if stop.is_set():
-                            break
-                        written.put(event)
-            except Exception as exc:  # the reader raises it: a scope matching nothing, a failed chat model
-                written.put(exc)
-            finally:
-                written.put(_DONE)
-
-        threading.Thread(target=write, name="clerk-answer", daemon=True).start()
-        return written, stop
-
-
-_DONE = object()
+from ui.service import (
+    MAX_HISTORY,
+    MAX_K,
+    MAX_QUESTION,
+    AnswerSlots,
+    NotSignedIn,
+    bound_bodies,
+    caller,
+    document,
+    library,
+    passage_json,
+)
 
 
 class FiltersIn(BaseModel):
@@ -159,18 +88,6 @@ class FeedbackIn(BaseModel):
     citations: list[dict[str, Any]] = Field(default_factory=list, max_length=50)
 
 
-def passage_json(p: Passage) -> dict[str, Any]:
-    """A passage with the fields a citation has, and the link that opens its page."""
-    return {"chunk_id": p.chunk_id, "doc_id": p.doc_id, "source": p.source, "title": p.title, "council": p.council,
-            "doc_type": p.doc_type, "date": p.date, "page": p.page_start, "page_end": p.page_end,
-            "section": p.section, "text": p.text, "score": round(float(p.score), 4),
-            "link": file_link(p.doc_id, p.page_start)}
-
-
-def file_link(doc_id: str, page: int | None = None) -> str:
-    return f"/files/{doc_id}" + (f"#page={page}" if page else "")
-
-
 def _sse(kind: str, data: object) -> str:
     return f"event: {kind}\ndata: {json.dumps(data, ensure_ascii=False)}\n\n"
 
@@ -182,37 +99,12 @@ def build_api(assistant: Assistant, accounts: Accounts, signed_in: Callable[[Req
                   description="Answers with citations from a council's documents. See docs/API.md.")
 
     def viewer_of(request: Request) -> Viewer:
-        auth = request.headers.get("authorization")
-        if auth is not None:
-            scheme, _, key = auth.partition(" ")
-            account = accounts.by_key(key) if scheme.lower() == "bearer" and key.strip() else None
-            if account is None:
-                raise HTTPException(401, "the API key is not valid (send Authorization: Bearer KEY)")
-            return Viewer(account.name, account.role)
-        name = signed_in(request)
-        if name is not None:
-            return accounts.viewer(name)
-        if accounts.enabled:
-            raise HTTPException(401, "sign in, or send Authorization: Bearer KEY "
-                                     "(`clerk users add NAME --role ROLE --api-key` issues one)")
-        return PUBLIC
+        try:
+            return caller(accounts, request.headers.get("authorization"), signed_in(request))
+        except NotSignedIn as exc:
+            raise HTTPException(401, str(exc)) from exc
 
-    @api.middleware("http")
-    async def bounded_body(request: Request, call_next):  # noqa: ANN202 (Starlette's middleware signature)
-        length = request.headers.get("content-length")
-        if length is not None and (not length.isdigit() or int(length) > MAX_BODY):
-            return JSONResponse({"detail": f"request body over {MAX_BODY} bytes"}, status_code=413)
-        if length is None and request.method in ("POST", "PUT", "PATCH"):
-            body = b""
-            async for chunk in request.stream():
-                body += chunk
-                if len(body) > MAX_BODY:
-                    return JSONResponse({"detail": f"request body over {MAX_BODY} bytes"}, status_code=413)
-            request._body = body  # read once here: the route reads it again from this
-        return await call_next(request)
-
-    def visible(viewer: Viewer, rec: DocumentRecord | None) -> bool:
-        return rec is not None and (viewer.sees_restricted or not rec.restricted)
+    bound_bodies(api)
 
     @api.post("/ask", summary="Answer a question with citations, or refuse")
     def ask(body: AskIn, request: Request, stream: bool = False) -> Any:
@@ -236,33 +128,14 @@ def build_api(assistant: Assistant, accounts: Accounts, signed_in: Callable[[Req
 
     @api.get("/documents", summary="The library, as `clerk docs --json` lists it")
     def documents(request: Request) -> list[dict[str, Any]]:
-        viewer = viewer_of(request)
-        docs = assistant.store.registry.documents()
-        hidden = {d.doc_id for d in docs if d.restricted and not viewer.sees_restricted}
-        out = []
-        for d in docs:
-            if d.doc_id in hidden:
-                continue
-            row = d.listing()
-            if d.duplicate_of in hidden:  # a public copy of a restricted original does not name it
-                row["duplicate_of"] = None
-            out.append(row)
-        return out
+        return library(assistant.store.registry, viewer_of(request))
 
     @api.get("/documents/{doc_id}", summary="One document: metadata, pages and the link to its file")
-    def document(doc_id: str, request: Request) -> dict[str, Any]:
-        viewer = viewer_of(request)
-        registry = assistant.store.registry
-        rec = registry.by_id(doc_id)
-        if not visible(viewer, rec):
+    def one_document(doc_id: str, request: Request) -> dict[str, Any]:
+        found = document(assistant.store.registry, viewer_of(request), doc_id)
+        if found is None:
             raise HTTPException(404, "no such indexed document")
-        assert rec is not None
-        row = rec.listing()
-        if rec.duplicate_of and not visible(viewer, registry.by_id(rec.duplicate_of)):
-            row["duplicate_of"] = None
-        row["file"] = file_link(rec.doc_id)
-        row["pages"] = [{"number": p.number, "text": p.text} for p in registry.pages(rec.doc_id)]
-        return row
+        return found
 
     @api.get("/search", summary="Ranked passages for a query, without an answer")
     def search(request: Request, q: Annotated[str, Query(min_length=1, max_length=MAX_QUESTION)],

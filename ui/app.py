@@ -15,16 +15,19 @@ restricted is ever in the page a visitor receives before their role is known.
 from __future__ import annotations
 
 import json
+import logging
 import mimetypes
 import re
 import sys
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 
 import gradio as gr
 from fastapi import FastAPI, HTTPException, Request
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, RedirectResponse, Response
 from gradio.utils import get_upload_folder
+from starlette.routing import Route
 
 from assistant import Assistant
 from assistant.llm import LLMError
@@ -35,10 +38,12 @@ from evals.gold import GoldFormatError
 from ingest.metadata import DOC_TYPES
 from ingest.registry import DocumentRecord
 from ui.accounts import Accounts, Sessions, Viewer
-from ui.api import AnswerSlots, build_api
+from ui.api import build_api
 from ui.evaluation import latest_run, report_view, run_gold, summary_line
 from ui.feedback import record_feedback
 from ui.library import COLUMNS, Library
+from ui.mcp_server import build_mcp, http_endpoint
+from ui.openai_api import build_openai_api
 from ui.render import (
     CSS,
     PAGE_SCRIPT,
@@ -51,6 +56,7 @@ from ui.render import (
     sources_html,
     status_line,
 )
+from ui.service import AnswerSlots, NotSignedIn, caller, visible
 
 #: The session cookie of a signed-in viewer (HttpOnly; the token means nothing outside this server's memory).
 SESSION_COOKIE = "clerk_session"
@@ -410,15 +416,29 @@ def build_blocks(assistant: Assistant, library: Library, accounts: Accounts, slo
 
         blocks.load(personalise, None, [account, document, council, kind, table, adder, remover, doomed, restrict,
                                         eval_controls, report, gallery, corrector, fix_pick])
+    # The page's events are the page's, not an API: they take and give its components (chat HTML, source
+    # cards), so none is listed for gradio_client or in Gradio's API page. Programs use /api/v1, /v1 or /mcp.
+    for fn in blocks.fns.values():
+        fn.api_visibility = "private"
     return blocks
 
 
 def build_app(settings: Settings) -> FastAPI:
-    """The FastAPI app: sign-in (when users are configured), the file route, the Gradio page at ``/``."""
+    """The FastAPI app: sign-in (when users are configured), the file route, the doors for other programs
+    (``/api/v1``, the OpenAI-compatible ``/v1``, MCP at ``/mcp``) and the Gradio page at ``/``."""
     assistant = Assistant(settings)
     accounts = Accounts(settings.users_path)
     sessions = Sessions(settings.session_hours)
-    app = FastAPI(title="clerk")
+    slots = AnswerSlots(settings.ask_workers)
+    mcp = build_mcp(assistant, slots, lambda headers: caller(accounts, (headers or {}).get("authorization"), None))
+    mcp_endpoint = http_endpoint(mcp)
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        async with mcp.session_manager.run():
+            yield
+
+    app = FastAPI(title="clerk", lifespan=lifespan)
 
     def signed_in(request: Request) -> str | None:
         """The signed-in user of a request (None: not signed in, or sign-in is off)."""
@@ -435,11 +455,12 @@ def build_app(settings: Settings) -> FastAPI:
         No path is ever taken from the request, and a restricted document is
         answered exactly like a missing one, so its existence is not disclosed.
         """
-        if accounts.enabled and signed_in(request) is None:
-            raise HTTPException(401, "sign in first")
-        viewer = accounts.viewer(signed_in(request))
+        try:  # the page's session, or a tool's API key (a link from /v1, /api/v1 or MCP)
+            viewer = caller(accounts, request.headers.get("authorization"), signed_in(request))
+        except NotSignedIn as exc:
+            raise HTTPException(401, str(exc)) from exc
         rec = assistant.store.registry.by_id(doc_id)
-        if rec is None or rec.status not in ("indexed", "stale") or (rec.restricted and not viewer.sees_restricted):
+        if rec is None or rec.status not in ("indexed", "stale") or not visible(viewer, rec):
             raise HTTPException(404, "no such indexed document")
         path = Path(rec.path)
         if not path.is_file():
@@ -447,8 +468,9 @@ def build_app(settings: Settings) -> FastAPI:
         media = mimetypes.guess_type(path.name)[0] or "application/octet-stream"
         return FileResponse(path, media_type=media, filename=path.name, content_disposition_type="inline")
 
-    slots = AnswerSlots(settings.ask_workers)
     app.mount("/api/v1", build_api(assistant, accounts, signed_in, slots))
+    app.mount("/v1", build_openai_api(assistant, accounts, signed_in, slots))
+    app.router.routes.append(Route("/mcp", mcp_endpoint, methods=["GET", "POST", "DELETE"]))
     app.state.assistant, app.state.slots = assistant, slots
     blocks = build_blocks(assistant, Library(assistant), accounts, slots)
     return gr.mount_gradio_app(app, blocks, path="/", theme=THEME, css=CSS, head=PAGE_SCRIPT, footer_links=[],
@@ -553,6 +575,7 @@ def serve(settings: Settings, host: str = "127.0.0.1", port: int = 7860) -> None
     import uvicorn
 
     started = time.perf_counter()
+    logging.getLogger("mcp").setLevel(logging.WARNING)  # not a line per MCP request or session
     app = build_app(settings)
     assistant: Assistant = app.state.assistant
 
@@ -565,6 +588,8 @@ def serve(settings: Settings, host: str = "127.0.0.1", port: int = 7860) -> None
             await super().startup(sockets=sockets)
             if self.started:
                 print(f"clerk is ready: http://{host}:{port}/", flush=True)
+                print(f"  for other tools: http://{host}:{port}/api/v1 (JSON), /v1 (OpenAI-compatible chat), "
+                      "/mcp (MCP)", flush=True)
                 threading.Thread(target=warm_up, name="clerk-warm-up", daemon=True).start()
 
     Server(uvicorn.Config(app, host=host, port=port, log_level="warning")).run()

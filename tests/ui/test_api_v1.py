@@ -19,8 +19,8 @@ from assistant.schema import ANSWER_SCHEMA
 from clerk.settings import Settings
 from tests.helpers import index_copy
 from ui.accounts import Accounts
-from ui.api import MAX_BODY
 from ui.app import build_app
+from ui.service import MAX_BODY
 
 pytestmark = pytest.mark.slow
 
@@ -172,3 +172,11 @@ def test_a_client_that_leaves_a_stream_gives_its_answering_slot_back(access_sett
         if not got:
             client.app.state.slots._free.release()  # let the app shut down, then fail
         assert got == [200], "the abandoned stream kept the only answering slot"
+
+
+def test_the_pages_own_events_are_not_offered_as_an_api(open_client):
+    """gradio_client and Gradio's API page list no endpoint: the page's events hand back its HTML; /api/v1 is the API."""
+    info = open_client.get("/gradio_api/info").json()
+    assert info == {"named_endpoints": {}, "unnamed_endpoints": {}}
+    config = open_client.get("/config").json()
+    assert config["dependencies"] and {d["api_visibility"] for d in config["dependencies"]} == {"private"}

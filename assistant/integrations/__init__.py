@@ -1,0 +1,1 @@
+"""Adapters that let other frameworks use clerk's index and cited answers; each imports its framework itself."""
