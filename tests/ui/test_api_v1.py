@@ -106,6 +106,12 @@ def test_a_key_acts_for_its_user_and_role(keyed, access_settings):
     hidden = next(iter(restricted_ids(access_settings)))
     assert client.get(f"/api/v1/documents/{hidden}", headers=member).status_code == 404
     assert client.get(f"/api/v1/documents/{hidden}", headers=officer).status_code == 200
+    # the file link a citation carries, fetched with the key: the officer's opens it, the member's finds nothing
+    assert client.get(f"/files/{hidden}", headers=member).status_code == 404
+    opened = client.get(f"/files/{hidden}", headers=officer)
+    assert opened.status_code == 200 and opened.content[:5] == b"%PDF-"
+    assert client.get(f"/files/{hidden}", headers=bearer("not-a-key")).status_code == 401
+    assert client.get(f"/files/{hidden}").status_code == 401
 
 
 def test_bad_requests_get_json_errors_that_say_why(open_client):
