@@ -74,6 +74,8 @@ _CONTRACTIONS: dict[str, str] = {
 _GENERIC_COUNCIL_WORDS = frozenset(
     "the a an this that our your their city county district borough parish town community metropolitan "
     "council councils london royal of and unitary combined authority".split()
+    # the meeting a title names, not a council: "Agenda for the Budget County Council Meeting", "Annual Parish Council"
+    + "budget annual extraordinary special full ordinary meeting meetings agenda summons".split()
 )
 _COUNCIL_PHRASE = re.compile(
     r"\b((?:[A-Z][\w'’&-]*\s+){0,4}?[A-Z][\w'’&-]*)\s+"

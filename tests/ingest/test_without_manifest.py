@@ -60,3 +60,21 @@ def test_titles_are_the_documents_own_and_carry_their_council(compared) -> None:
     # and a text that says "the County Council" and "Kent", never "Kent County Council" in full, name the council
     assert by_file["kent-cc/kcc-budget-report-2025-26-feb-2025.pdf"] == \
         "Kent County Council – Draft Revenue Budget 2025-26 and 2025-28 MTFP, and Draft Capital Programme 2025-35"
+
+
+def test_councils_are_known_by_their_names_not_by_the_meetings_titles_name(bare_corpus, embedder) -> None:
+    """"Agenda for the Budget County Council Meeting" names Kent's meeting, not a council called Budget: were
+    "budget" an alias of Kent, every question about a budget would search Kent's documents as if it named Kent,
+    and one about a council the index does not hold would be answered from Kent's."""
+    from assistant import Assistant
+
+    settings, _ = bare_corpus
+    assistant = Assistant(settings, embedder=embedder)
+    try:
+        aliases = assistant.directory().aliases
+        assert aliases["kent"] == {"kent-cc"} and "budget" not in aliases and "bcc" not in aliases
+        assert not {"annual", "meeting", "agenda"} & set(aliases)
+        answer = assistant.ask("Does Leicestershire County Council keep a general reserve, and how big?")
+        assert answer.refused and "Leicestershire County Council" in answer.answer, answer.answer
+    finally:
+        assistant.close()
