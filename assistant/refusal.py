@@ -14,7 +14,7 @@ import re
 from assistant.extractive import Scored
 from assistant.query import Query
 from assistant.rerank import TermWeights
-from assistant.text import gives, numbers, stem, terms, wanted_answer
+from assistant.text import gives, stated, stem, terms, wanted_answer
 from assistant.types import Passage
 from ingest.registry import STOPWORDS
 
@@ -70,7 +70,7 @@ def refusal_features(
         "sentence_coverage": q.coverage(best_terms),
         "coverage": top.scores.get("f_coverage", 0.0),
         "missing_rare": max(absent, default=0.0) / top_idf,
-        "numbers_missing": len(q.numbers - numbers(held_text)) / len(q.numbers) if q.numbers else 0.0,
+        "numbers_missing": len(q.numbers - stated(q.numbers, held_text)) / len(q.numbers) if q.numbers else 0.0,
         "missing_entities": len(missing_entities) / len(entities) if entities else 0.0,
         "answer_type": wants,
     }

@@ -26,7 +26,7 @@ import numpy as np
 
 from assistant.query import Query
 from assistant.sentvec import SentenceVectors
-from assistant.text import numbers, sentences, terms
+from assistant.text import numbers, sentences, stated, terms
 from assistant.types import Passage
 from ingest.chunk import embedding_text
 
@@ -95,8 +95,9 @@ class QueryTerms:
         return sum(w for t, w in self.idf.items() if t in text_terms) / self.total
 
     def number_share(self, text: str) -> float:
-        """Share of the question's figures that ``text`` states (0 when it asks none)."""
-        return len(self.numbers & numbers(text)) / len(self.numbers) if self.numbers else 0.0
+        """Share of the question's figures that ``text`` states, word for word or as a band it falls in
+        (0 when it asks none)."""
+        return len(stated(self.numbers, text)) / len(self.numbers) if self.numbers else 0.0
 
 
 class FeatureReranker:

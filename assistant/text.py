@@ -73,6 +73,42 @@ _CLAUSE_NUMBER = re.compile(
 )
 
 
+_AMOUNT = r"£?\d[\d,]*(?:\.\d+)?\s?(?:%|m\b|bn\b|k\b|million\b|billion\b|per cent\b)?"
+#: "£5,000 - £24,999.99", "£25,000 to £100,000", "between 3 and 12 months": a band a figure may fall in.
+_RANGE = re.compile(rf"(?:between\s+({_AMOUNT})\s+and\s+({_AMOUNT}))|(?:({_AMOUNT})\s*(?:-|–|—|to)\s*({_AMOUNT}))",
+                    re.I)
+_SCALE = {"m": 1e6, "million": 1e6, "bn": 1e9, "billion": 1e9, "k": 1e3}
+
+
+def _value(figure: str) -> tuple[float, str] | None:
+    """A normalised figure (as :func:`numbers` gives it) as a value and its unit ("%" or ""): "30m" -> 3e7."""
+    m = re.fullmatch(r"(\d+(?:\.\d+)?)(%|m|bn|k)?", figure)
+    if not m:
+        return None
+    unit = m.group(2) or ""
+    return float(m.group(1)) * _SCALE.get(unit, 1.0), "%" if unit == "%" else ""
+
+
+def stated(asked: set[str], text: str) -> set[str]:
+    """The figures of ``asked`` (normalised, as :func:`numbers` gives them) that ``text`` states: word for word,
+    or as a band it falls in ("£12,000" is stated by "Value: £5,000 - £24,999.99 | … Minimum three Quotes")."""
+    held = asked & numbers(text)
+    rest = {a: v for a in asked - held if (v := _value(a))}
+    if not rest:
+        return held
+    for m in _RANGE.finditer(text):
+        ends = [next(iter(numbers(g)), "") for g in (m.group(1) or m.group(3), m.group(2) or m.group(4))]
+        lo, hi = _value(ends[0]), _value(ends[1])
+        if lo is None or hi is None:
+            continue
+        if lo[1] != hi[1] and ends[0].replace(".", "").isdigit():  # "5 - 10%": the first end shares the unit
+            lo = (lo[0], hi[1])
+        if lo[1] != hi[1] or not lo[0] < hi[0]:
+            continue  # a year span "2024-25", or ends of different kinds
+        held |= {a for a, (v, unit) in rest.items() if unit == lo[1] and lo[0] <= v <= hi[0]}
+    return held
+
+
 def figures(text: str) -> set[str]:
     """:func:`numbers` without clause and paragraph numbers ("12.8 Reserves are..."), which state nothing."""
     return numbers(_CLAUSE_NUMBER.sub(" ", text))

@@ -203,6 +203,15 @@ def test_a_question_with_one_answer_gets_the_one_list_item(assistant, index_sett
     assert_citations_checkable(ans, index_settings)
 
 
+def test_a_figure_inside_a_band_is_answered_from_that_bands_row(assistant, index_settings):
+    """£12,000 appears nowhere in Trafford's contract rules; the row for £5,000 - £24,999.99 answers it."""
+    answer = assistant.ask("At Trafford, how many quotes do I need for a £12,000 purchase?")
+    assert not answer.refused, answer.answer
+    lead = answer.citations[0]
+    assert "£5,000 - £24,999.99" in lead.quote and "three Quotes" in lead.quote, lead.quote
+    assert_citations_checkable(answer, index_settings)
+
+
 def test_a_line_that_only_names_the_council_is_never_an_answer_sentence(assistant, index_settings):
     ans = assistant.ask("Roughly what reserves does North West Leicestershire have?")
     assert not ans.refused and "£30m" in ans.answer

@@ -134,3 +134,17 @@ def test_the_cross_encoder_scores_only_its_depth_of_the_fused_passages(embedder,
     expected, _ = _model_order(cross_encoder, fused[:depth])
     assert [p.chunk_id for p in ranked] == expected
     assert all("cross_encoder" in p.scores for p in ranked)
+
+
+def test_a_figure_is_stated_word_for_word_or_by_a_band_it_falls_in() -> None:
+    """What the reranker's and the refusal model's figure features count as "the passage states the figure"."""
+    from assistant.text import numbers, stated
+
+    row = "Value Band: B | Value: £5,000 - £24,999.99 | Procurement Activity: Minimum three Quotes"  # Trafford, p. 119
+    assert stated(numbers("a £12,000 purchase"), row) == {"12000"}
+    assert stated(numbers("a £30,000 purchase"), row) == set()  # above the band
+    assert stated(numbers("7% of the budget"), "between 5% and 10% of the net revenue budget") == {"7%"}
+    assert stated(numbers("7 of the members"), "between 5% and 10% of the net revenue budget") == set()  # not a share
+    assert stated(numbers("£5m"), "from £3m to £10m") == {"5m"}
+    assert stated(numbers("in 2024"), "the 2023-25 plan") == set()  # a span of years is not a band of 23 to 25
+    assert stated(numbers("£500"), "a limit of £500 a month") == {"500"}
