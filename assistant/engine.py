@@ -10,7 +10,7 @@ import re
 import threading
 import time
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
@@ -29,6 +29,7 @@ from assistant.verify import MARKER
 from clerk.settings import Settings, get_settings
 from ingest.embed import Embedder, LazyEmbedder, model_name
 from ingest.store import ModelChanged, Store
+from ingest.types import UNKNOWN_COUNCIL
 
 NOT_COVERED = "The indexed documents do not answer this."
 #: Where an extractive answer is cut into stream deltas: after each run of citation markers.
@@ -164,6 +165,13 @@ class Assistant:
         self.follow_index()
         filters = filters or Filters()
         query = self.analyse(question, history, filters.include_restricted)
+        if query.unknown_councils and not query.councils and not filters.documents:
+            # "Kent County Council" names no council of the index, but a document that names none may be Kent's
+            # (a report saying only "the Council"): those are searched, and only those, before refusing.
+            query.unattributed = tuple(d.doc_id for d in self.retriever.documents(filters.include_restricted)
+                                       if not d.council or d.council == UNKNOWN_COUNCIL)
+            if query.unattributed:
+                filters = replace(filters, documents=query.unattributed)
         passages, vector = self.retriever.candidates(
             query.search_text, self.settings.candidates, filters, mode, query.councils, query.search_focus
         )
@@ -259,7 +267,7 @@ class Assistant:
 
     def _refusal(self, retrieval: Retrieval, confidence: float, include_restricted: bool) -> str | None:
         query = retrieval.query
-        if query.unknown_councils and not query.councils:
+        if query.unknown_councils and not query.councils and not query.unattributed:
             held = sorted({d.council for d in self.retriever.documents(include_restricted) if d.council})
             return (
                 f"The index holds no documents from {', '.join(query.unknown_councils)}, so it cannot answer this. "
@@ -269,6 +277,9 @@ class Assistant:
             return f"{NOT_COVERED} No indexed document falls within the filters."
         if confidence < self.calibration.refusal_threshold:
             closest = "; ".join(_closest_documents(retrieval.passages))
+            if query.unattributed:
+                return (f"{NOT_COVERED} No indexed document is marked as from {', '.join(query.unknown_councils)}; "
+                        f"the documents that name no council were searched: {closest}.")
             return f"{NOT_COVERED} Closest documents searched: {closest}."
         return None
 

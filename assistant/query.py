@@ -222,6 +222,9 @@ class Query:
     #: What the index calls those councils (:class:`CouncilDirectory` aliases), to tell them from others.
     council_names: set[str] = field(default_factory=set)
     unknown_councils: list[str] = field(default_factory=list)
+    #: Documents that name no council, searched for a question about a council the index does not know by name
+    #: (``unknown_councils``): one of them may be that council's. Empty otherwise.
+    unattributed: tuple[str, ...] = ()
     #: The question without the names of the councils it is about: what evidence must hold.
     #: A council's name is scope (the reranker's council feature), and counting it as content
     #: makes a title line ("NORTH WEST LEICESTERSHIRE DISTRICT COUNCIL CABINET") look like an answer.

@@ -27,7 +27,7 @@ from typing import Protocol
 
 from ingest.loaders.properties import DocumentProperties
 from ingest.structure import CONTENTS
-from ingest.types import DocumentMeta, Page
+from ingest.types import UNKNOWN_COUNCIL, DocumentMeta, Page
 
 #: Vocabulary of ``doc_type``. It holds every value used in the bundled ``corpus/MANIFEST.tsv``, and inference only
 #: ever returns one of these. Other manifest values are kept but draw a warning.
@@ -636,7 +636,7 @@ def infer_council(path: Path, pages: list[Page]) -> tuple[str, str, CouncilName 
         runner_up = mentions[1][1] if len(mentions) > 1 else 0
         if n >= DOMINANT_MENTIONS and n >= 2 * runner_up:
             return top.slug, f"'{top.display}' is named {times(n)} in the text, more than any other council", top
-    return "unknown", "no folder, file name or text names a council", None
+    return UNKNOWN_COUNCIL, "no folder, file name or text names a council", None
 
 
 # --------------------------------------------------------------------------------------------------------------

@@ -49,11 +49,15 @@ def page_ranges(numbers: list[int]) -> str:
     return ", ".join(f"{a}" if a == b else f"{a}-{b}" for a, b in runs)
 
 
+#: The council of a document nothing names one for (no manifest row, folder, file name or text).
+UNKNOWN_COUNCIL = "unknown"
+
+
 @dataclass
 class DocumentMeta:
     """Descriptive metadata of one document, from the manifest or inferred."""
 
-    council: str = "unknown"
+    council: str = UNKNOWN_COUNCIL
     doc_type: str = "other"
     title: str = ""
     date: str = ""  # ISO 8601, possibly partial: "2025", "2025-02", "2025-02-13"
