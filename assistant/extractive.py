@@ -126,10 +126,11 @@ class ExtractiveAnswerer:
         included (if it scores at least half the best), so a comparison is
         answered from both sides. For a figure or date question, a close sentence
         from another document that gives a different figure is a disagreement,
-        not a repetition: it is kept so the reader sees both.
+        not a repetition: it is kept so the reader sees both. For "Who leads …?"
+        answered by a line naming someone, only lines naming someone join it.
         """
         councils = query.councils
-        kind = wanted_answer(query.text)
+        kind, who = wanted_answer(query.text), asks_for_a_person(query.text)
         if not scored:
             return []
         best = scored[0]
@@ -154,6 +155,8 @@ class ExtractiveAnswerer:
                     kind and _disagrees(cand, chosen)
                 ):
                     continue  # says the same thing again
+                if who and names_a_person(best.evidence.quote) and not names_a_person(cand.evidence.quote):
+                    continue  # "Who leads …?" is answered by the leader's line, not by what the leader is to do
                 chosen.append(cand)
         # The best sentence leads (it is the answer); what it brings follows in reading order.
         rest = sorted(chosen[1:], key=lambda c: (c.rank, c.position))
