@@ -29,7 +29,6 @@ from assistant.verify import MARKER
 from clerk.settings import Settings, get_settings
 from ingest.embed import Embedder, LazyEmbedder, model_name
 from ingest.store import ModelChanged, Store
-from ingest.types import UNKNOWN_COUNCIL
 
 NOT_COVERED = "The indexed documents do not answer this."
 #: Where an extractive answer is cut into stream deltas: after each run of citation markers.
@@ -169,7 +168,7 @@ class Assistant:
             # "Kent County Council" names no council of the index, but a document that names none may be Kent's
             # (a report saying only "the Council"): those are searched, and only those, before refusing.
             query.unattributed = tuple(d.doc_id for d in self.retriever.documents(filters.include_restricted)
-                                       if not d.council or d.council == UNKNOWN_COUNCIL)
+                                       if d.names_no_council)
             if query.unattributed:
                 filters = replace(filters, documents=query.unattributed)
         passages, vector = self.retriever.candidates(

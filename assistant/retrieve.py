@@ -20,7 +20,6 @@ from assistant.types import Filters, Passage
 from ingest.embed import Embedder, LazyEmbedder
 from ingest.registry import DocumentRecord
 from ingest.store import Store
-from ingest.types import UNKNOWN_COUNCIL
 
 RRF_K = 60
 #: A dense search within documents holding at least this share of the chunks first looks at the
@@ -140,7 +139,7 @@ class Retriever:
             allowed = set(doc_ids)
             docs = [d for d in docs if d.doc_id in allowed]
         named = [d.doc_id for d in docs
-                 if d.council in councils or d.council in (None, "", UNKNOWN_COUNCIL) or councils & set(d.mentions)]
+                 if d.council in councils or d.names_no_council or councils & set(d.mentions)]
         return named if len(named) < len(docs) else []
 
     def candidates(

@@ -73,6 +73,13 @@ class Passage:
             section=row["section"] or "", char_start=int(row["char_start"] or 0), char_end=int(row["char_end"] or 0),
         )
 
+    def to_json(self) -> dict[str, Any]:
+        """The passage as search results give it: a citation's fields, its text, score and the link to its page."""
+        return {"chunk_id": self.chunk_id, "doc_id": self.doc_id, "source": self.source, "title": self.title,
+                "council": self.council, "doc_type": self.doc_type, "date": self.date, "page": self.page_start,
+                "page_end": self.page_end, "section": self.section, "text": self.text,
+                "score": round(float(self.score), 4), "link": file_link(self.doc_id, self.page_start)}
+
 
 def file_link(doc_id: str, page: int | None = None) -> str:
     """The path on ``clerk serve`` that opens a document's own file (at a page, for PDFs): ``/files/<doc_id>#page=N``.
@@ -102,6 +109,11 @@ class Citation:
     doc_id: str = ""
     #: The document's date (ISO prefix) as the index holds it, shown beside the title.
     date: str = ""
+
+    @property
+    def link(self) -> str:
+        """The path that opens the cited page of the document's own file (not part of ``to_json``'s contract)."""
+        return file_link(self.doc_id, self.page)
 
     def to_json(self) -> dict[str, Any]:
         d = asdict(self)

@@ -34,7 +34,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from ingest.types import Page
+from ingest.types import UNKNOWN_COUNCIL, Page
 
 if TYPE_CHECKING:  # llama-index takes a second to import; the registry only passes nodes through
     from llama_index.core.schema import TextNode
@@ -145,6 +145,11 @@ class DocumentRecord:
 
     def to_dict(self) -> dict:
         return asdict(self)
+
+    @property
+    def names_no_council(self) -> bool:
+        """Nothing (manifest, folder, file name, text) named its council: it may be any council's."""
+        return self.council in (None, "", UNKNOWN_COUNCIL)
 
     def listing(self) -> dict:
         """What ``clerk docs --json`` and ``GET /api/v1/documents`` show of a document."""

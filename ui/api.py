@@ -50,7 +50,7 @@ from ui.service import (
     caller,
     document,
     library,
-    passage_json,
+    search_json,
 )
 
 
@@ -149,7 +149,7 @@ def build_api(assistant: Assistant, accounts: Accounts, signed_in: Callable[[Req
                 found = assistant.retrieve(q, filters, k)
             except ValueError as exc:
                 raise HTTPException(400, str(exc)) from exc
-        return {"query": found.query.search_text, "passages": [passage_json(p) for p in found.passages]}
+        return search_json(found)
 
     @api.post("/feedback", summary="Rate an answer (kept with the page's ratings for the service's keepers)")
     def feedback(body: FeedbackIn, request: Request) -> dict[str, Any]:
@@ -167,7 +167,7 @@ def _event(event: StreamEvent) -> str:
     if event.kind == "status":
         return _sse("status", {"text": event.text})
     if event.kind == "passages":
-        return _sse("passages", {"passages": [passage_json(p) for p in event.passages]})
+        return _sse("passages", {"passages": [p.to_json() for p in event.passages]})
     if event.kind == "delta":
         return _sse("delta", {"text": event.text})
     assert event.answer is not None

@@ -53,7 +53,7 @@ from ui.service import (
     caller,
     document,
     library,
-    passage_json,
+    search_json,
     visible,
 )
 
@@ -125,7 +125,7 @@ def build_mcp(assistant: Assistant, slots: AnswerSlots, viewer_of: ViewerOf) -> 
         """Ranked passages of the council documents for a query, each with title, page, section, text and link."""
         filters = scope(viewer(ctx), council, type, document)
         found = await in_slot(lambda: assistant.retrieve(query, filters, k))
-        return {"query": found.query.search_text, "passages": [passage_json(p) for p in found.passages]}
+        return search_json(found)
 
     @server.tool(annotations=READ_ONLY)
     async def ask(
@@ -155,7 +155,7 @@ def build_mcp(assistant: Assistant, slots: AnswerSlots, viewer_of: ViewerOf) -> 
         rows = registry.chunks([chunk_id])
         if not rows or not visible(viewer(ctx), registry.by_id(rows[0]["doc_id"])):
             raise ToolError(f"no such passage: {chunk_id!r}")
-        out = passage_json(Passage.from_row(rows[0]))
+        out = Passage.from_row(rows[0]).to_json()
         out.pop("score")
         return out
 

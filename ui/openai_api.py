@@ -39,7 +39,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from assistant import Assistant
-from assistant.types import Answer, Filters, file_link
+from assistant.types import Answer, Filters
 from ui.accounts import Accounts, Viewer
 from ui.service import (
     MAX_HISTORY,
@@ -135,7 +135,7 @@ def references(answer: Answer, origin: str) -> str:
     lines = ["", "", "Sources:"]
     for c in answer.citations:
         where = ", ".join(x for x in (c.title or c.source, f"page {c.page}" if c.page else "", c.section) if x)
-        lines.append(f"[{c.n}] [{where}]({origin}{file_link(c.doc_id, c.page)})")
+        lines.append(f"[{c.n}] [{where}]({origin}{c.link})")
     return "\n".join(lines)
 
 

@@ -16,6 +16,7 @@ from pathlib import PurePath
 
 from assistant.text import locate
 from assistant.types import Answer, Citation, Filters, Passage
+from assistant.types import file_link as served_at
 
 _MARKER = re.compile(r"\[(\d+)\]")
 #: Characters of a passage shown around its quote in a source card.
@@ -41,11 +42,8 @@ def esc(text: str) -> str:
 
 
 def file_link(doc_id: str, source: str, page: int | None = None) -> str:
-    """The app's own link to an indexed file, opening PDFs at ``page``."""
-    url = f"/files/{esc(doc_id)}"
-    if page and PurePath(source).suffix.lower() == ".pdf":
-        url += f"#page={page}"
-    return url
+    """The app's own link to an indexed file (:func:`assistant.types.file_link`), escaped, opening PDFs at ``page``."""
+    return esc(served_at(doc_id, page if PurePath(source).suffix.lower() == ".pdf" else None))
 
 
 def answer_html(turn: Turn) -> str:

@@ -25,7 +25,8 @@ import anyio
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
-from assistant.types import Answer, Citation, Passage, StreamEvent, file_link
+from assistant.engine import Retrieval
+from assistant.types import Answer, Citation, StreamEvent, file_link
 from ingest.registry import DocumentRecord, Registry
 from ui.accounts import Accounts, Viewer
 
@@ -91,17 +92,14 @@ def document(registry: Registry, viewer: Viewer, doc_id: str) -> dict[str, Any] 
     return row
 
 
-def passage_json(p: Passage) -> dict[str, Any]:
-    """A passage with the fields a citation has, and the link that opens its page."""
-    return {"chunk_id": p.chunk_id, "doc_id": p.doc_id, "source": p.source, "title": p.title, "council": p.council,
-            "doc_type": p.doc_type, "date": p.date, "page": p.page_start, "page_end": p.page_end,
-            "section": p.section, "text": p.text, "score": round(float(p.score), 4),
-            "link": file_link(p.doc_id, p.page_start)}
+def search_json(found: Retrieval) -> dict[str, Any]:
+    """Ranked passages without an answer, as ``/api/v1/search`` and the MCP ``search_documents`` tool give them."""
+    return {"query": found.query.search_text, "passages": [p.to_json() for p in found.passages]}
 
 
 def citation_json(c: Citation) -> dict[str, Any]:
     """A citation as ``clerk ask --json`` gives it, with the link that opens its page."""
-    return c.to_json() | {"link": file_link(c.doc_id, c.page)}
+    return c.to_json() | {"link": c.link}
 
 
 def answer_json(answer: Answer) -> dict[str, Any]:

@@ -20,7 +20,7 @@ from llama_index.core.prompts.mixin import PromptMixinType
 from llama_index.core.schema import NodeWithScore, QueryBundle, TextNode
 
 from assistant.engine import Assistant
-from assistant.types import Citation, Filters, Passage, file_link
+from assistant.types import Citation, Filters, Passage
 
 #: Metadata an LLM reads beside a node's text (to name its source); the rest (ids, paths, links,
 #: scores) is for the app and is kept out of prompts and embeddings, where it would only be noise.
@@ -29,7 +29,6 @@ LLM_VISIBLE = frozenset({"n", "title", "council", "date", "page", "page_end", "s
 
 def _node(id_: str, text: str, score: float, metadata: dict[str, Any]) -> NodeWithScore:
     """A scored node with its provenance and link as metadata, only :data:`LLM_VISIBLE` keys shown to models."""
-    metadata = {**metadata, "link": file_link(metadata["doc_id"], metadata["page"])}
     hidden = [key for key in metadata if key not in LLM_VISIBLE]
     node = TextNode(
         id_=id_, text=text, metadata=metadata, excluded_embed_metadata_keys=hidden, excluded_llm_metadata_keys=hidden
@@ -39,8 +38,8 @@ def _node(id_: str, text: str, score: float, metadata: dict[str, Any]) -> NodeWi
 
 def passage_node(p: Passage) -> NodeWithScore:
     """A retrieved passage as a node: its chunk id and indexed text, its pages and section."""
-    fields = {key: getattr(p, key) for key in ("doc_id", "source", "title", "council", "doc_type", "date", "section")}
-    return _node(p.chunk_id, p.text, p.score, {**fields, "page": p.page_start, "page_end": p.page_end})
+    fields = {k: v for k, v in p.to_json().items() if k not in ("chunk_id", "text", "score")}
+    return _node(p.chunk_id, p.text, p.score, fields)
 
 
 def citation_node(c: Citation) -> NodeWithScore:
@@ -50,7 +49,7 @@ def citation_node(c: Citation) -> NodeWithScore:
     would be merged by llama-index components that deduplicate by id.
     """
     fields = {k: v for k, v in c.to_json().items() if k not in ("quote", "text")}
-    return _node(f"{c.chunk_id or c.doc_id}:{c.n}", c.quote, c.score, fields)
+    return _node(f"{c.chunk_id or c.doc_id}:{c.n}", c.quote, c.score, fields | {"link": c.link})
 
 
 class ClerkRetriever(BaseRetriever):
